@@ -1,0 +1,119 @@
+"""Replay camera: a folder of photos or a video file, paced at a given frame rate.
+
+Why: the embedded default, the tests and the benchmarks need a camera that exists everywhere and
+delivers the same frames every time. It is a real backend, not a mock: it goes through the same
+capture loop, watchdog and shot pipeline as a hardware camera.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecam.camera.base import Frame
+from edgecam.errors import CameraError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def resolve_source(source: str) -> Path:
+    return BUNDLED_SAMPLES if source == "samples" else Path(source).expanduser()
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def decode_image_file(path: Path) -> tuple[np.ndarray, bytes]:
+    """RGB uint8 and the raw bytes; CameraError-free helper shared with ``edgecam shoot --input``."""
+    data = path.read_bytes()
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{path}: not a decodable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), data
+
+
+class ReplayCamera:
+    """Frames from image files (one per tick) or from a video file."""
+
+    def __init__(self, source: str, fps: float = 5.0, loop: bool = True, pace: bool = True) -> None:
+        self.path = resolve_source(source)
+        self.name = f"replay:{source}"
+        self.fps = fps
+        self.loop = loop
+        self.pace = pace
+        self._files: list[Path] = []
+        self._video: cv2.VideoCapture | None = None
+        self._pos = 0
+        self._index = 0
+        self._next_t = 0.0
+
+    def open(self) -> None:
+        if self.path.is_dir():
+            self._files = list_images(self.path)
+            if not self._files:
+                raise CameraError(f"{self.path}: no images to replay (looked for {sorted(IMAGE_SUFFIXES)})")
+        elif self.path.is_file():
+            cap = cv2.VideoCapture(str(self.path))
+            if not cap.isOpened():
+                raise CameraError(f"{self.path}: cannot open as a video file")
+            self._video = cap
+        else:
+            raise CameraError(f"{self.path}: replay source does not exist (camera.source)")
+        self._pos = 0
+        self._next_t = time.monotonic()
+
+    @property
+    def finite(self) -> bool:
+        """A source that ends: the capture loop then stops instead of treating it as a stall."""
+        return not self.loop
+
+    def _wait_tick(self) -> None:
+        if not self.pace:
+            return
+        now = time.monotonic()
+        if self._next_t > now:
+            time.sleep(self._next_t - now)
+        self._next_t = max(self._next_t + 1.0 / self.fps, time.monotonic() - 1.0 / self.fps)
+
+    def read(self) -> Frame | None:
+        self._wait_tick()
+        if self._video is not None:
+            ok, bgr = self._video.read()
+            if not ok and self.loop:
+                self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, bgr = self._video.read()
+            if not ok:
+                return None
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            frame = Frame(rgb, self._index, time.time(), self.name)
+        else:
+            if self._pos >= len(self._files):
+                if not self.loop:
+                    return None
+                self._pos = 0
+            path = self._files[self._pos]
+            self._pos += 1
+            try:
+                rgb, data = decode_image_file(path)
+            except (OSError, ValueError) as e:
+                raise CameraError(f"replay: {e}") from e
+            frame = Frame(rgb, self._index, time.time(), str(path), encoded=data if _is_jpeg(data) else None)
+        self._index += 1
+        return frame
+
+    def still(self) -> Frame | None:
+        return None
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+
+
+def _is_jpeg(data: bytes) -> bool:
+    return data[:3] == b"\xff\xd8\xff"
