@@ -126,7 +126,7 @@ class Dispatcher:
 
     def __init__(self, ledger: RequestLedger | None = None, allow: Collection[str] | None = None) -> None:
         self._specs: dict[str, CommandSpec] = {}
-        self._ledger = ledger
+        self.ledger = ledger
         self._allow = set(allow) if allow is not None else None
 
     def register(
@@ -192,10 +192,10 @@ class Dispatcher:
         except ValidationError as e:
             msgs = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'args'}: {x['msg']}" for x in e.errors())
             return self._error(name, request_id, "bad_args", msgs)
-        use_ledger = self._ledger is not None and request_id is not None and spec.remember
+        use_ledger = self.ledger is not None and request_id is not None and spec.remember
         if use_ledger:
-            assert self._ledger is not None and request_id is not None
-            seen = self._ledger.reserve(request_id, name)
+            assert self.ledger is not None and request_id is not None
+            seen = self.ledger.reserve(request_id, name)
             if seen is not None:
                 if seen.get("pending"):
                     r = self._error(name, request_id, "in_progress", "a request with this id is still running")
@@ -213,6 +213,6 @@ class Dispatcher:
             log.exception("command %s failed", name)
             reply = self._error(name, request_id, "internal", f"{type(e).__name__}: {e}")
         if use_ledger:
-            assert self._ledger is not None and request_id is not None
-            self._ledger.complete(request_id, reply)
+            assert self.ledger is not None and request_id is not None
+            self.ledger.complete(request_id, reply)
         return reply

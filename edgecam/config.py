@@ -111,6 +111,16 @@ class OutputConfig(Section):
     min_free_mb: int = Field(50, ge=0, description="refuse a shot when the disk has less free space")
 
 
+class PrinterConfig(Section):
+    """Where prints go. ``file`` spools each copy as a JPEG into ``spool_dir`` (another program or a
+    folder-watching printer picks them up); ``none`` disables printing."""
+
+    kind: Literal["none", "file"] = "none"
+    spool_dir: Path = Path("print-spool")
+    auto_print: bool = Field(False, description="print every shot (copies from the shutter command)")
+    max_copies: int = Field(5, ge=1, le=50)
+
+
 class KeyboardTriggerConfig(Section):
     enabled: bool = True
 
@@ -173,6 +183,9 @@ class OutboxConfig(Section):
     retry_min_s: float = Field(2.0, gt=0)
     retry_max_s: float = Field(300.0, gt=0)
     ack_timeout_s: float = Field(60.0, gt=0, description="re-send a job with no result after this long")
+    max_attempts: int = Field(20, ge=1, description="a job still without a result after this many sends fails")
+    max_job_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="hard cap: larger jobs are refused")
+    send_batch: int = Field(50, ge=1, le=10000, description="jobs published per sender pass")
 
 
 class WorkerConfig(Section):
@@ -181,6 +194,8 @@ class WorkerConfig(Section):
     group: str = "edgecam-workers"
     results_dir: Path = Path("worker-results")
     threads: int = Field(2, ge=1, le=64)
+    client_id: str | None = Field(None, description="default: edgecam-worker-<hostname>; stable = persistent session")
+    chunk_wait_s: float = Field(30.0, gt=0, description="how long to wait for a chunked job's parts")
 
 
 class LoggingConfig(Section):
@@ -198,6 +213,7 @@ class Config(Section):
     styles: StylesConfig = StylesConfig()
     output: OutputConfig = OutputConfig()
     triggers: TriggersConfig = TriggersConfig()
+    printer: PrinterConfig = PrinterConfig()
     mqtt: MqttConfig = MqttConfig()
     outbox: OutboxConfig = OutboxConfig()
     worker: WorkerConfig = WorkerConfig()
@@ -218,6 +234,7 @@ class Config(Section):
 
         out.output.dir = fix(out.output.dir) or out.output.dir
         out.outbox.path = fix(out.outbox.path)
+        out.printer.spool_dir = fix(out.printer.spool_dir) or out.printer.spool_dir
         out.worker.results_dir = fix(out.worker.results_dir) or out.worker.results_dir
         if out.models.dir is not None:
             out.models.dir = fix(out.models.dir)

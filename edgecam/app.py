@@ -1,0 +1,277 @@
+"""The daemon: wires the services, owns their lifecycle, and registers the commands.
+
+Why one place for wiring: services start in dependency order (store → models → camera →
+dispatcher → triggers → MQTT) and stop in reverse, so a failing start-up leaves nothing half-open
+and a stop never cuts a shot in the middle. There are no module-level singletons: every test can
+build as many independent ``App`` objects as it likes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgecam.camera import make_camera
+from edgecam.camera.base import Camera
+from edgecam.camera.capture import CaptureLoop
+from edgecam.commands import Dispatcher, RequestLedger
+from edgecam.config import Config, load_config
+from edgecam.errors import CameraError, ConfigError, EdgecamError
+from edgecam.events import EventBus
+from edgecam.output.printing import FilePrinter, NoPrinter, Printer
+from edgecam.output.store import PhotoStore
+from edgecam.pipeline import ShotPipeline, ShotResult
+from edgecam.sdnotify import Notifier
+from edgecam.styles.book import StyleBook
+from edgecam.styles.render import Renderer
+from edgecam.vision.stack import VisionStack
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class ShutterArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    style: str | None = Field(None, max_length=64)
+    copies: int = Field(0, ge=0, le=50, description="prints to make (0 = printer.auto_print decides)")
+
+
+class StyleArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    style: str = Field(..., min_length=1, max_length=64)
+
+
+class ReprintArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shot_id: str | None = Field(None, max_length=64, description="default: the last shot")
+    copies: int = Field(1, ge=1, le=50)
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class App:
+    """The running camera. ``start``/``stop`` are idempotent; commands go through ``dispatcher``."""
+
+    def __init__(self, cfg: Config, config_path: Path | None = None, *,
+                 camera_factory: Callable[[], Camera] | None = None, pace: bool = True) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.events = EventBus()
+        self.notifier = Notifier()
+        self._camera_factory = camera_factory or (lambda: make_camera(cfg.camera, pace=pace))
+        self.store = PhotoStore(cfg.output.dir, cfg.output.jpeg_quality, cfg.output.min_free_mb,
+                                device=cfg.device_id, camera_model=cfg.camera.kind)
+        self.vision = VisionStack(cfg.models, cfg.vision)
+        self.book = StyleBook.from_config(cfg.styles)
+        self.renderer = Renderer(self.book, cfg.output.dpi)
+        self.capture = CaptureLoop(self._camera_factory, buffer=cfg.camera.buffer,
+                                   stall_timeout_s=cfg.camera.stall_timeout_s, rotate=cfg.camera.rotate,
+                                   mirror=cfg.camera.mirror, events=self.events)
+        self.printer: Printer = FilePrinter(cfg.printer.spool_dir) if cfg.printer.kind == "file" else NoPrinter()
+        self.pipeline: ShotPipeline | None = None
+        self.ledger: RequestLedger | None = None
+        self.dispatcher = Dispatcher(allow=None)
+        self.extra_services: list[Service] = []
+        self.mode = "stopped"
+        self.current_style = cfg.styles.default
+        self.shots = 0
+        self.last_shot: dict[str, Any] | None = None
+        self._started: list[Callable[[], None]] = []
+        self._watchdog: threading.Thread | None = None
+        self._stop_evt = threading.Event()
+        self._register_commands()
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.mode != "stopped":
+            return
+        try:
+            self.store.open()
+            self._started.append(self.store.close)
+            self.ledger = RequestLedger(self.cfg.output.dir / "requests.sqlite")
+            self._started.append(self.ledger.close)
+            self.dispatcher.ledger = self.ledger
+            self.vision.start()
+            self._started.append(self.vision.close)
+            self.pipeline = ShotPipeline(
+                self.vision, self.book, self.renderer, self.store,
+                analysis_long_edge=self.cfg.vision.analysis_long_edge, jpeg_quality=self.cfg.output.jpeg_quality,
+                save_original=self.cfg.output.save_original, caption=self.cfg.styles.caption,
+                device_id=self.cfg.device_id, default_style=self.cfg.styles.default)
+            self._started.append(self.pipeline.close)
+            self.capture.start()
+            self._started.append(self.capture.stop)
+            for svc in self.extra_services:
+                svc.start()
+                self._started.append(svc.stop)
+        except BaseException:
+            self.stop()
+            raise
+        self.mode = "ready"
+        self._stop_evt.clear()
+        self._watchdog = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
+        self._watchdog.start()
+        self.notifier.notify(ready=1, status="ready")
+        self.events.publish("state", **self.state())
+        log.info("edgecam ready: camera %s, output %s", self.capture.camera_name, self.cfg.output.dir)
+
+    def stop(self) -> None:
+        self.notifier.notify(stopping=1)
+        self._stop_evt.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+            self._watchdog = None
+        while self._started:
+            fn = self._started.pop()
+            try:
+                fn()
+            except Exception:
+                log.exception("stopping %r failed", fn)
+        self.mode = "stopped"
+
+    def __enter__(self) -> App:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add_service(self, svc: Service) -> None:
+        """Extra services (MQTT bridge, GPIO, keyboard) started after the core, stopped before it."""
+        self.extra_services.append(svc)
+        if self.mode != "stopped":
+            svc.start()
+            self._started.append(svc.stop)
+
+    def _watchdog_loop(self) -> None:
+        interval = self.notifier.watchdog_interval_s() or 5.0
+        while not self._stop_evt.wait(interval):
+            if self.capture.healthy():
+                self.notifier.notify(watchdog=1)
+            else:
+                log.error("capture loop unhealthy; withholding the systemd watchdog ping")
+
+    # state -----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "style": self.current_style,
+            "camera": self.capture.camera_name if self.capture.running or self.capture.finished else "down",
+            "camera_reopens": self.capture.reopen_count,
+            "printer": self.printer.state(),
+            "shots": self.shots,
+            "last_scene": (self.last_shot or {}).get("scene"),
+            "last_shot_ms": (self.last_shot or {}).get("timings_ms", {}).get("total"),
+        }
+
+    # the shot --------------------------------------------------------------------------------
+    def shutter(self, style: str | None = None, copies: int = 0, source: str = "cli",
+                after_index: int | None = None) -> ShotResult:
+        if self.mode == "paused":
+            raise EdgecamError("the camera is paused; send 'resume' first")
+        if self.mode != "ready" or self.pipeline is None:
+            raise EdgecamError(f"the camera is not ready (mode {self.mode})")
+        frame = self.capture.still() if after_index is None else self.capture.wait_for(after_index, timeout=10)
+        if frame is None:
+            frame = self.capture.wait_for(-1, timeout=self.cfg.camera.stall_timeout_s)
+        if frame is None:
+            raise CameraError(f"no frame from {self.capture.camera_name} (last error: {self.capture.last_error})")
+        try:
+            result = self.pipeline.shoot(frame, style or (None if self.current_style == "auto" else self.current_style))
+        except EdgecamError as e:
+            self.events.publish("error", source="shot", message=str(e), trigger=source)
+            raise
+        self.shots += 1
+        summary = result.summary()
+        summary["trigger"] = source
+        if copies or self.cfg.printer.auto_print:
+            n = min(copies or 1, self.cfg.printer.max_copies)
+            try:
+                summary["print_jobs"] = self.printer.submit(result.saved.styled, n, result.shot_id)
+            except EdgecamError as e:
+                summary["print_error"] = str(e)
+                self.events.publish("error", source="printer", message=str(e))
+        self.last_shot = summary
+        self.events.publish("shot", **summary)
+        self.events.publish("state", **self.state())
+        return result
+
+    # commands --------------------------------------------------------------------------------
+    def _register_commands(self) -> None:
+        d = self.dispatcher
+        d.register("shutter", lambda a, src: self.shutter(a.style, a.copies, src).summary() | {"trigger": src},
+                   ShutterArgs, help="take a photo (optional style, copies to print)")
+        d.register("set_style", self._cmd_set_style, StyleArgs, help="style for the next shots ('auto' = by scene)")
+        d.register("status", lambda a, src: self.state() | {"styles": self.book.names()}, NoArgs, remember=False,
+                   help="mode, style, camera, printer, counters")
+        d.register("reprint", self._cmd_reprint, ReprintArgs, help="print a stored shot again")
+        d.register("pause", lambda a, src: self._set_mode("paused"), NoArgs, help="refuse shots until resume")
+        d.register("resume", lambda a, src: self._set_mode("ready"), NoArgs, help="accept shots again")
+        d.register("reload_config", self._cmd_reload, NoArgs, help="re-read the config file (styles, captions)")
+        d.register("outbox_status", self._cmd_outbox_status, NoArgs, remember=False, help="cloud job queue depth")
+
+    def _set_mode(self, mode: str) -> dict[str, Any]:
+        if self.mode == "stopped":
+            raise EdgecamError("the camera is not running")
+        self.mode = mode
+        self.events.publish("state", **self.state())
+        return {"mode": mode}
+
+    def _cmd_set_style(self, a: StyleArgs, src: str) -> dict[str, Any]:
+        if a.style != "auto":
+            self.book.get(a.style)
+        self.current_style = a.style
+        self.events.publish("state", **self.state())
+        return {"style": a.style}
+
+    def _cmd_reprint(self, a: ReprintArgs, src: str) -> dict[str, Any]:
+        shot = self.store.get(a.shot_id) if a.shot_id else (self.store.recent(1) or [None])[0]
+        if shot is None:
+            raise EdgecamError(f"no shot {a.shot_id!r} in the gallery" if a.shot_id else "no shot taken yet")
+        n = min(a.copies, self.cfg.printer.max_copies)
+        jobs = self.printer.submit(Path(shot["styled"]), n, shot["id"])
+        return {"shot_id": shot["id"], "print_jobs": jobs}
+
+    def _cmd_reload(self, a: NoArgs, src: str) -> dict[str, Any]:
+        if self.config_path is None:
+            raise ConfigError("started without a config file; nothing to reload")
+        new = load_config(self.config_path)
+        book = StyleBook.from_config(new.styles)
+        changed = [k for k in ("camera", "models", "mqtt", "output", "triggers", "vision")
+                   if getattr(new, k) != getattr(self.cfg, k)]
+        self.book = book
+        self.renderer = Renderer(book, self.cfg.output.dpi)
+        if self.pipeline is not None:
+            self.pipeline.book, self.pipeline.renderer = book, self.renderer
+            self.pipeline.caption = new.styles.caption
+            self.pipeline.default_style = new.styles.default
+        self.cfg = self.cfg.model_copy(update={"styles": new.styles, "printer": new.printer})
+        self.current_style = new.styles.default
+        return {"reloaded": ["styles", "printer"], "restart_needed_for": changed}
+
+    def _cmd_outbox_status(self, a: NoArgs, src: str) -> dict[str, Any]:
+        outbox = getattr(self, "outbox", None)
+        if outbox is None:
+            return {"enabled": False, "depth": 0}
+        return {"enabled": True, **outbox.stats()}
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stopped (or the timeout); the CLI's ``run`` sits here."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._stop_evt.is_set():
+            if end is not None and time.monotonic() >= end:
+                return False
+            self._stop_evt.wait(0.2)
+        return True

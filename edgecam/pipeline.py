@@ -1,0 +1,186 @@
+"""The shot pipeline: frame → scene → style plan → crop → matte → render → save, each stage timed.
+
+Why this order: the scene is recognised on a small analysis image (640 px), the frame is then
+cropped to the film's image area at print resolution, and matting and rendering run on that
+print-size area only, so the cost of a shot barely grows with the sensor's megapixels. The only
+full-resolution work, encoding the original for the archive, runs on the second core while the
+models run on the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import cv2
+import numpy as np
+
+import edgecam
+from edgecam.camera.base import Frame
+from edgecam.output.store import PhotoStore, SavedShot, encode_jpeg
+from edgecam.styles.book import StyleBook
+from edgecam.styles.render import Renderer
+from edgecam.vision.imageio import to_rgb8
+from edgecam.vision.types import SceneResult, Vision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ShotResult:
+    shot_id: str
+    scene: SceneResult
+    style: str
+    timings_ms: dict[str, float]
+    saved: SavedShot
+    frame_size: tuple[int, int]
+    applied: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What an event, a reply and the CLI table show about a shot."""
+        return {
+            "shot_id": self.shot_id,
+            "scene": self.scene.label,
+            "scene_score": round(float(self.scene.scores.get(self.scene.label, 0.0)), 3),
+            "reasons": list(self.scene.reasons),
+            "faces": len(self.scene.faces),
+            "style": self.style,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "styled": str(self.saved.styled),
+            "original": str(self.saved.original) if self.saved.original else None,
+            "frame_size": list(self.frame_size),
+        }
+
+
+def _resize_long_edge(rgb: np.ndarray, long_edge: int) -> tuple[np.ndarray, float]:
+    h, w = rgb.shape[:2]
+    scale = long_edge / max(h, w)
+    if scale >= 1.0:
+        return rgb, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+class ShotPipeline:
+    """Turns one frame into a saved instant photo. Shots are serialised; ``shoot`` is thread-safe."""
+
+    def __init__(
+        self,
+        vision: Vision,
+        book: StyleBook,
+        renderer: Renderer,
+        store: PhotoStore,
+        *,
+        analysis_long_edge: int = 640,
+        jpeg_quality: int = 92,
+        save_original: bool = True,
+        caption: str = "{date:%d %b %Y}",
+        device_id: str = "edgecam",
+        default_style: str = "auto",
+    ) -> None:
+        self.vision = vision
+        self.book = book
+        self.renderer = renderer
+        self.store = store
+        self.analysis_long_edge = analysis_long_edge
+        self.jpeg_quality = jpeg_quality
+        self.save_original = save_original
+        self.caption = caption
+        self.device_id = device_id
+        self.default_style = default_style
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-original")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def choose_style(self, requested: str | None, scene_label: str) -> str:
+        name = requested or self.default_style
+        if name == "auto":
+            return self.book.for_scene(scene_label).name
+        return self.book.get(name).name
+
+    def shoot(self, frame: Frame, style: str | None = None, trace_id: str | None = None) -> ShotResult:
+        if style is not None and style != "auto":
+            self.book.get(style)  # an unknown style fails before any work is done
+        with self._lock:
+            return self._shoot(frame, style, trace_id)
+
+    def _shoot(self, frame: Frame, style_req: str | None, trace_id: str | None) -> ShotResult:
+        t: dict[str, float] = {}
+        t0 = time.perf_counter()
+        when = datetime.now().astimezone()
+        shot_id = f"{when:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+        def lap(name: str, since: float) -> float:
+            now = time.perf_counter()
+            t[name] = (now - since) * 1000.0
+            return now
+
+        rgb = to_rgb8(frame.image)
+        original: Future[bytes] | bytes | None = None
+        if self.save_original:
+            original = frame.encoded if frame.encoded is not None else self._pool.submit(
+                encode_jpeg, rgb, self.jpeg_quality)
+        s = time.perf_counter()
+
+        small, scale = _resize_long_edge(rgb, self.analysis_long_edge)
+        faces_small = self.vision.detect_faces(small)
+        s = lap("faces", s)
+        scene = self.vision.classify_scene(small, faces_small)
+        s = lap("scene", s)
+
+        style_name = self.choose_style(style_req, scene.label)
+        style = self.book.get(style_name)
+        faces_full = [f.scaled(1 / scale, 1 / scale) for f in faces_small]
+        area, transform = self.renderer.crop_to_area(rgb, style, faces_full)
+        faces_area = [transform.apply_face(f) for f in faces_full]
+        s = lap("crop", s)
+
+        alpha = None
+        matte_kind = "none"
+        if style.spec.background.mode != "keep":
+            if faces_area:
+                alpha = self.vision.matte(area, faces_area)
+                matte_kind = "portrait" if alpha is not None else "none"
+            elif scene.label == "product":
+                alpha = self.vision.product_cutout(area)
+                matte_kind = "product"
+        s = lap("matte", s)
+
+        caption = self._caption(when, scene, style_name)
+        card, info = self.renderer.render(area, alpha, style, caption_text=caption, seed=int(when.timestamp()))
+        s = lap("render", s)
+
+        styled_jpeg = encode_jpeg(card, self.jpeg_quality)
+        original_jpeg = original.result() if isinstance(original, Future) else original
+        sidecar = {
+            "shot_id": shot_id,
+            "trace_id": trace_id or shot_id,
+            "time": when.isoformat(),
+            "device": self.device_id,
+            "software": f"edgecam {edgecam.__version__}",
+            "source": frame.source,
+            "frame_size": list(frame.size),
+            "scene": scene.to_dict(),
+            "style": {"name": style_name, "film": style.spec.film, "matte": matte_kind, "applied": info},
+            "models": self.vision.models_used(),
+            "timings_ms": {k: round(v, 2) for k, v in t.items()},
+        }
+        saved = self.store.save_shot(shot_id, when, styled_jpeg, original_jpeg, sidecar)
+        lap("save", s)
+        t["total"] = (time.perf_counter() - t0) * 1000.0
+        return ShotResult(shot_id, scene, style_name, t, saved, frame.size, {"matte": matte_kind, **info})
+
+    def _caption(self, when: datetime, scene: SceneResult, style: str) -> str:
+        try:
+            return self.caption.format(date=when, scene=scene.label, style=style, device=self.device_id)
+        except (KeyError, ValueError, IndexError) as e:
+            log.warning("styles.caption %r: %s; using the date", self.caption, e)
+            return f"{when:%d %b %Y}"
