@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgecam.camera import make_camera
-from edgecam.camera.base import Camera
+from edgecam.camera.base import Camera, Frame
 from edgecam.camera.capture import CaptureLoop
 from edgecam.commands import Dispatcher, RequestLedger
 from edgecam.config import Config, load_config
@@ -65,7 +65,8 @@ class App:
     """The running camera. ``start``/``stop`` are idempotent; commands go through ``dispatcher``."""
 
     def __init__(self, cfg: Config, config_path: Path | None = None, *,
-                 camera_factory: Callable[[], Camera] | None = None, pace: bool = True) -> None:
+                 camera_factory: Callable[[], Camera] | None = None, pace: bool = True,
+                 use_camera: bool = True) -> None:
         self.cfg = cfg
         self.config_path = config_path
         self.events = EventBus()
@@ -76,6 +77,7 @@ class App:
         self.vision = VisionStack(cfg.models, cfg.vision)
         self.book = StyleBook.from_config(cfg.styles)
         self.renderer = Renderer(self.book, cfg.output.dpi)
+        self.use_camera = use_camera  # False for batch processing of files (no device is opened)
         self.capture = CaptureLoop(self._camera_factory, buffer=cfg.camera.buffer,
                                    stall_timeout_s=cfg.camera.stall_timeout_s, rotate=cfg.camera.rotate,
                                    mirror=cfg.camera.mirror, events=self.events)
@@ -111,8 +113,9 @@ class App:
                 save_original=self.cfg.output.save_original, caption=self.cfg.styles.caption,
                 device_id=self.cfg.device_id, default_style=self.cfg.styles.default)
             self._started.append(self.pipeline.close)
-            self.capture.start()
-            self._started.append(self.capture.stop)
+            if self.use_camera:
+                self.capture.start()
+                self._started.append(self.capture.stop)
             for svc in self.extra_services:
                 svc.start()
                 self._started.append(svc.stop)
@@ -179,15 +182,24 @@ class App:
     # the shot --------------------------------------------------------------------------------
     def shutter(self, style: str | None = None, copies: int = 0, source: str = "cli",
                 after_index: int | None = None) -> ShotResult:
-        if self.mode == "paused":
-            raise EdgecamError("the camera is paused; send 'resume' first")
-        if self.mode != "ready" or self.pipeline is None:
-            raise EdgecamError(f"the camera is not ready (mode {self.mode})")
+        self._check_ready()
         frame = self.capture.still() if after_index is None else self.capture.wait_for(after_index, timeout=10)
         if frame is None:
             frame = self.capture.wait_for(-1, timeout=self.cfg.camera.stall_timeout_s)
         if frame is None:
             raise CameraError(f"no frame from {self.capture.camera_name} (last error: {self.capture.last_error})")
+        return self.shoot_frame(frame, style, copies, source)
+
+    def _check_ready(self) -> None:
+        if self.mode == "paused":
+            raise EdgecamError("the camera is paused; send 'resume' first")
+        if self.mode != "ready" or self.pipeline is None:
+            raise EdgecamError(f"the camera is not ready (mode {self.mode})")
+
+    def shoot_frame(self, frame: Frame, style: str | None = None, copies: int = 0, source: str = "cli") -> ShotResult:
+        """Run the pipeline on a given frame (a file for ``shoot --input``/``process``, or the camera's)."""
+        self._check_ready()
+        assert self.pipeline is not None
         try:
             result = self.pipeline.shoot(frame, style or (None if self.current_style == "auto" else self.current_style))
         except EdgecamError as e:

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from edgecam.camera.base import Frame
-from edgecam.errors import CameraError
+from edgecam.errors import CameraError, InputImageError
+from edgecam.vision.imageio import to_rgb8
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -29,12 +30,29 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def decode_image_file(path: Path) -> tuple[np.ndarray, bytes]:
-    """RGB uint8 and the raw bytes; CameraError-free helper shared with ``edgecam shoot --input``."""
-    data = path.read_bytes()
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"{path}: not a decodable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), data
+    """RGB uint8 and the raw bytes. Gray, RGBA and 16-bit files are normalised by ``to_rgb8``;
+    anything undecodable raises InputImageError naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputImageError(f"{path}: cannot read: {e.strerror or e}") from e
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if arr is None:
+        raise InputImageError(f"{path}: not a decodable image (corrupt or unsupported format)")
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    try:
+        return to_rgb8(arr), data
+    except InputImageError as e:
+        raise InputImageError(f"{path}: {e}") from None
+
+
+def load_photo(path: Path, index: int = 0) -> Frame:
+    """One photo file as a Frame (the original JPEG bytes are kept for the archive copy)."""
+    rgb, data = decode_image_file(path)
+    return Frame(rgb, index, time.time(), str(path), encoded=data if _is_jpeg(data) else None)
 
 
 class ReplayCamera:
@@ -100,7 +118,7 @@ class ReplayCamera:
             self._pos += 1
             try:
                 rgb, data = decode_image_file(path)
-            except (OSError, ValueError) as e:
+            except InputImageError as e:
                 raise CameraError(f"replay: {e}") from e
             frame = Frame(rgb, self._index, time.time(), str(path), encoded=data if _is_jpeg(data) else None)
         self._index += 1

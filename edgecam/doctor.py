@@ -1,0 +1,117 @@
+"""``edgecam doctor``: check everything a kiosk needs and say how to fix what is wrong.
+
+Why: the operator of a booth is rarely the person who installed it. Each check prints one line,
+OK or FAIL, and every FAIL says what to do; the exit code is the number of failures (capped).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edgecam.config import Config, load_config
+from edgecam.errors import EdgecamError
+
+Check = Callable[[Config], str]
+
+
+def _check_models(cfg: Config) -> str:
+    from edgecam.vision.stack import VisionStack
+
+    stack = VisionStack(cfg.models, cfg.vision)
+    stack.start()
+    try:
+        used = stack.models_used()
+    finally:
+        stack.close()
+    return f"{len(used)} models verified (" + ", ".join(f"{k}:{v.get('runtime', '?')}" for k, v in used.items()) + ")"
+
+
+def _check_styles(cfg: Config) -> str:
+    from edgecam.styles.book import StyleBook
+
+    book = StyleBook.from_config(cfg.styles)
+    return f"{len(book.names())} styles; scene map complete"
+
+
+def _check_camera(cfg: Config) -> str:
+    from edgecam.camera import make_camera
+
+    cam = make_camera(cfg.camera, pace=False)
+    cam.open()
+    try:
+        t0 = time.monotonic()
+        frame = None
+        while frame is None and time.monotonic() - t0 < 5:
+            frame = cam.read()
+        if frame is None:
+            raise EdgecamError(f"{cam.name}: opened but delivered no frame within 5 s")
+        return f"{cam.name}: {frame.size[0]}x{frame.size[1]} frame in {1000 * (time.monotonic() - t0):.0f} ms"
+    finally:
+        cam.close()
+
+
+def _check_output(cfg: Config) -> str:
+    out = cfg.output.dir
+    out.mkdir(parents=True, exist_ok=True)
+    probe = out / ".doctor-probe"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+    free = shutil.disk_usage(out).free / 2**20
+    if free < cfg.output.min_free_mb:
+        raise EdgecamError(f"{out}: {free:.0f} MB free, below output.min_free_mb {cfg.output.min_free_mb}; free space")
+    return f"{out} writable, {free:.0f} MB free"
+
+
+def _check_broker(cfg: Config) -> str:
+    if not cfg.mqtt.enabled:
+        return "MQTT disabled (mqtt.enabled: false); cloud jobs wait in the outbox"
+    try:
+        with socket.create_connection((cfg.mqtt.host, cfg.mqtt.port), timeout=3):
+            pass
+    except OSError as e:
+        raise EdgecamError(f"broker {cfg.mqtt.host}:{cfg.mqtt.port} unreachable ({e}); check mqtt.host/port "
+                           "and that the broker runs") from e
+    return f"broker {cfg.mqtt.host}:{cfg.mqtt.port} reachable"
+
+
+def _check_printer(cfg: Config) -> str:
+    if cfg.printer.kind == "none":
+        return "no printer (printer.kind: none)"
+    d = Path(cfg.printer.spool_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    return f"file printer spooling to {d}"
+
+
+CHECKS: list[tuple[str, Check]] = [
+    ("styles", _check_styles),
+    ("models", _check_models),
+    ("camera", _check_camera),
+    ("output", _check_output),
+    ("broker", _check_broker),
+    ("printer", _check_printer),
+]
+
+
+def run_doctor(config_path: str | None) -> int:
+    try:
+        cfg = load_config(config_path)
+        print(f"OK   config   {config_path or 'default'}")
+    except EdgecamError as e:
+        print(f"FAIL config   {e}")
+        return 2
+    failures = 0
+    for name, check in CHECKS:
+        try:
+            print(f"OK   {name:<8} {check(cfg)}")
+        except EdgecamError as e:
+            failures += 1
+            print(f"FAIL {name:<8} {e}")
+        except OSError as e:
+            failures += 1
+            print(f"FAIL {name:<8} {e}")
+    print("all checks passed" if failures == 0 else f"{failures} check(s) failed")
+    return min(failures, 1)
