@@ -1,0 +1,95 @@
+"""Automatic exposure help: contrast stretch and low-light lift.
+
+Why "auto" decided from image statistics: a kiosk shoots whatever light the venue has. A flat,
+hazy frame needs a stretch; a dark bar needs a lift; a well exposed frame must be left alone,
+because stretching it only clips highlights. Every function returns the reasons it acted (or
+did not), and the reasons end up in the photo's sidecar so an operator can see why a photo
+looks the way it does.
+
+Both corrections are global tone curves applied with :func:`cv2.LUT` (microseconds per pixel
+row), and the statistics come from a ≤ 160 px thumbnail, so "auto" costs well under a
+millisecond when it decides to do nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from edgecam.styles.spec import Enhance
+
+# "auto" thresholds on 0..1 luma. Documented here so the sidecar reasons can quote them.
+FLAT_RANGE = 0.70  # 1st..99th percentile span below this → stretch
+DARK_MEAN = 0.27  # mean luma below this → low-light lift
+LOW_LIGHT_TARGET = 0.42  # the gamma lift aims the mean luma here
+MAX_STRETCH_GAIN = 2.2  # never amplify noise more than this
+
+
+def image_stats(rgb: np.ndarray) -> dict[str, float]:
+    """Mean luma, contrast (std) and the 1st/99th luma percentiles, all in 0..1."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, 160.0 / max(h, w))
+    small = rgb if scale >= 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel()
+    cdf = np.cumsum(hist) / max(1.0, float(hist.sum()))
+    p1 = float(np.searchsorted(cdf, 0.01)) / 255.0
+    p99 = float(np.searchsorted(cdf, 0.99)) / 255.0
+    mean, std = cv2.meanStdDev(grey)
+    return {"mean_luma": float(mean[0, 0]) / 255.0, "contrast": float(std[0, 0]) / 255.0, "p1": p1, "p99": p99}
+
+
+def auto_contrast(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """Percentile stretch of luma (same curve on R, G, B so hues do not shift)."""
+    if mode == "off":
+        return rgb, []
+    st = image_stats(rgb)
+    span = st["p99"] - st["p1"]
+    if mode == "auto" and span >= FLAT_RANGE:
+        return rgb, []
+    lo, hi = st["p1"], st["p99"]
+    if hi - lo < 1.0 / MAX_STRETCH_GAIN:  # widen symmetrically to cap the gain
+        mid = (hi + lo) / 2.0
+        lo, hi = mid - 0.5 / MAX_STRETCH_GAIN, mid + 0.5 / MAX_STRETCH_GAIN
+    lo, hi = max(0.0, lo), min(1.0, hi)
+    if hi - lo >= 0.999:
+        return rgb, [f"auto_contrast: {mode}, range already full"] if mode == "on" else []
+    x = np.arange(256, dtype=np.float64) / 255.0
+    lut = np.clip(np.rint((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
+    why = "on" if mode == "on" else f"auto: luma 1-99% span {span:.2f} < {FLAT_RANGE}"
+    return cv2.LUT(rgb, lut), [f"auto_contrast ({why}; stretched {lo:.2f}..{hi:.2f})"]
+
+
+def low_light(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """Gamma lift towards a mid-grey mean, then a cheap chroma denoise (dark frames are noisy)."""
+    if mode == "off":
+        return rgb, []
+    mean = image_stats(rgb)["mean_luma"]
+    if mode == "auto" and mean >= DARK_MEAN:
+        return rgb, []
+    gamma = 0.6 if mean <= 0.0 else math.log(LOW_LIGHT_TARGET) / math.log(max(1e-3, min(mean, 0.999)))
+    gamma = min(1.0, max(0.4, gamma))
+    x = np.arange(256, dtype=np.float64) / 255.0
+    lut = np.clip(np.rint(np.power(x, gamma) * 255.0), 0, 255).astype(np.uint8)
+    out = cv2.LUT(rgb, lut)
+    # Lifting shadows amplifies sensor noise, mostly colour blotches: blur chroma only, so edges
+    # (carried by luma) stay sharp. Done on a half-size chroma plane to keep it cheap.
+    ycc = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = cv2.split(ycc)
+    h, w = y.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    cr = cv2.resize(cv2.GaussianBlur(cv2.resize(cr, half, interpolation=cv2.INTER_AREA), (5, 5), 0), (w, h))
+    cb = cv2.resize(cv2.GaussianBlur(cv2.resize(cb, half, interpolation=cv2.INTER_AREA), (5, 5), 0), (w, h))
+    out = cv2.cvtColor(cv2.merge([y, cr, cb]), cv2.COLOR_YCrCb2RGB)
+    why = "on" if mode == "on" else f"auto: mean luma {mean:.2f} < {DARK_MEAN}"
+    return out, [f"low_light ({why}; gamma {gamma:.2f}, chroma denoise)"]
+
+
+def enhance(rgb: np.ndarray, spec: Enhance) -> tuple[np.ndarray, list[str]]:
+    """Low-light first (it changes the histogram), then contrast on the result."""
+    out, reasons = low_light(rgb, spec.low_light)
+    out, more = auto_contrast(out, spec.auto_contrast)
+    return out, reasons + more
