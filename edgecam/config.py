@@ -230,7 +230,9 @@ class Config(Section):
         out = self.model_copy(deep=True)
 
         def fix(p: Path | None) -> Path | None:
-            return None if p is None or p.is_absolute() else (base / p)
+            if p is None:
+                return None
+            return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
         out.output.dir = fix(out.output.dir) or out.output.dir
         out.outbox.path = fix(out.outbox.path)
@@ -344,7 +346,8 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
         cfg = Config.model_validate(_deep_merge(data, overrides))
     except ValidationError as e:
         raise ConfigError(_format_errors(source, e)) from None
-    return cfg.resolve_paths(path.resolve().parent)
+    # Relative paths: relative to the config file, or to the cwd for the built-in defaults.
+    return cfg.resolve_paths(path.resolve().parent if path.exists() else Path.cwd())
 
 
 def dump_config(cfg: Config) -> str:

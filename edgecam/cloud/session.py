@@ -1,0 +1,227 @@
+"""One MQTT session (paho-mqtt 2.x): protocol, TLS, credentials, persistent session, reconnect.
+
+Why a wrapper: the bridge and the cloud worker need the same things from a connection — MQTT v5 with a
+3.1.1 fallback, a *persistent* session (``clean_start=False`` + SessionExpiryInterval, so QoS 1
+messages for us are kept by the broker while we are away), reconnect with capped exponential backoff,
+and subscriptions that are re-made on every reconnect (in case the broker lost the session). paho's own
+quirks are hidden here: a QoS 1 publish while disconnected returns rc=4 but *is* queued and sent after
+reconnect, and ``MQTTMessageInfo.is_published()`` may raise, so delivery is tracked via ``on_publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edgecam.config import MqttConfig
+from edgecam.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[mqtt.MQTTMessage], None]
+ConnectHook = Callable[[bool], None]  # (session_present) -> None
+
+
+def read_password(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
+    """The broker password from ``password_file`` or ``credential:NAME`` ($CREDENTIALS_DIRECTORY/NAME).
+
+    Never from YAML and never logged: a config file is often shared or pasted into a bug report.
+    """
+    if cfg.password_file is None:
+        return None
+    env = os.environ if environ is None else environ
+    spec = str(cfg.password_file)
+    if spec.startswith("credential:"):
+        name = spec[len("credential:"):]
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        if not creds or not name or "/" in name:
+            raise ConfigError(f"mqtt.password_file: {spec}: $CREDENTIALS_DIRECTORY is not set or the name is invalid"
+                              " (use LoadCredential= in the systemd unit)")
+        path = Path(creds) / name
+    else:
+        path = Path(spec)
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except OSError as e:
+        raise ConfigError(f"mqtt.password_file: cannot read {path}: {e.strerror}") from None
+
+
+class MqttSession:
+    """A paho client with our session policy. ``start()`` connects in the background; ``stop()`` joins."""
+
+    def __init__(self, cfg: MqttConfig, client_id: str, *, will: tuple[str, bytes, int, bool] | None = None,
+                 environ: dict[str, str] | None = None) -> None:
+        self.cfg = cfg
+        self.client_id = client_id
+        self.v5 = cfg.protocol == "5"
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            clean_session=None if self.v5 else False,
+        )
+        self._client.reconnect_delay_set(max(1, round(cfg.reconnect_min_s)), max(1, round(cfg.reconnect_max_s)))
+        self._client.max_queued_messages_set(0)  # unlimited: the outbox bounds what we queue
+        if cfg.username:
+            self._client.username_pw_set(cfg.username, read_password(cfg, environ))
+        if cfg.tls:
+            self._client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+            )
+        if will is not None:
+            topic, payload, qos, retain = will
+            self._client.will_set(topic, payload, qos=qos, retain=retain)
+        self._subs: dict[str, int] = {}
+        self._hooks: list[ConnectHook] = []
+        self._published: dict[int, threading.Event] = {}
+        self._acked: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._started = False
+        self.connects = 0
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_unrouted
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.cfg.session_expiry_s
+            self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=False,
+                                       properties=props)
+        else:
+            self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
+        self._client.loop_start()
+        self._started = True
+
+    def stop(self) -> None:
+        """Disconnect cleanly (no last will) and join paho's network thread."""
+        if not self._started:
+            return
+        self._started = False
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+            self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # --- subscriptions and hooks -----------------------------------------------------------------
+    def on_connect(self, hook: ConnectHook) -> None:
+        """Run ``hook(session_present)`` after every (re)connect, on paho's thread: keep it short."""
+        self._hooks.append(hook)
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+        """Route messages matching ``topic_filter`` to ``handler`` and keep the subscription across reconnects."""
+        self._client.message_callback_add(topic_filter, lambda _c, _u, msg: handler(msg))
+        with self._lock:
+            self._subs[topic_filter] = qos
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        with self._lock:
+            self._subs.pop(topic_filter, None)
+        self._client.message_callback_remove(topic_filter)
+        if self.connected:
+            self._client.unsubscribe(topic_filter)
+
+    # --- publishing --------------------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> int | None:
+        """Publish (queued by paho when offline, for QoS ≥ 1). Returns the message id, or None if refused."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.warning("publish to %s refused: %s", topic, mqtt.error_string(info.rc))
+            return None
+        return info.mid
+
+    def publish_wait(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
+                     timeout: float = 5.0) -> bool:
+        """Publish and wait for the broker's acknowledgement (tracked via on_publish, not is_published).
+
+        paho calls on_publish while holding its own mutex, which publish() also takes, so our lock is
+        never held across ``publish()``; an acknowledgement that beats the registration lands in
+        ``_acked`` instead.
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            return False
+        if qos == 0:
+            return info.rc == mqtt.MQTT_ERR_SUCCESS
+        ev = threading.Event()
+        with self._lock:
+            if info.mid in self._acked:
+                del self._acked[info.mid]
+                return True
+            self._published[info.mid] = ev
+        ok = ev.wait(timeout)
+        with self._lock:
+            self._published.pop(info.mid, None)
+        return ok
+
+    @staticmethod
+    def reply_properties(correlation: bytes | None) -> Properties | None:
+        if correlation is None:
+            return None
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = correlation
+        return props
+
+    # --- paho callbacks (network thread) ---------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT connect to %s:%s refused: %s", self.cfg.host, self.cfg.port, reason)
+            return
+        self.connects += 1
+        with self._lock:
+            subs = list(self._subs.items())
+        if subs:
+            client.subscribe(subs)
+        session_present = bool(getattr(flags, "session_present", False))
+        log.info("MQTT connected to %s:%s as %s (session present: %s)", self.cfg.host, self.cfg.port,
+                 self.client_id, session_present)
+        self._connected.set()
+        for hook in list(self._hooks):
+            try:
+                hook(session_present)
+            except Exception:
+                log.exception("MQTT on-connect hook failed")
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self._connected.is_set():
+            log.warning("MQTT disconnected: %s (reconnecting with backoff)", reason)
+        self._connected.clear()
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+        with self._lock:
+            ev = self._published.get(mid)
+            if ev is None:
+                self._acked[mid] = None
+                while len(self._acked) > 1024:
+                    self._acked.popitem(last=False)
+        if ev is not None:
+            ev.set()
+
+    def _on_unrouted(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        log.debug("MQTT message on %s matched no handler", msg.topic)
