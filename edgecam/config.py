@@ -78,6 +78,7 @@ class ModelsConfig(Section):
     classifier: ModelChoice = ModelChoice(name="efficientnet_lite0", precision="int8")
     text_detector: ModelChoice = ModelChoice(name="text_detector")
     salient_object: ModelChoice = ModelChoice(name="u2netp")
+    scene_head: str = Field("scene_head", description="manifest entry of the trained scene head (JSON weights)")
 
 
 class VisionConfig(Section):
@@ -89,6 +90,12 @@ class VisionConfig(Section):
     guided_radius: int = Field(8, ge=1, le=64)
     guided_eps: float = Field(1e-4, gt=0)
     text_detection: bool = Field(True, description="run the text detector for the document class")
+    text_long_edge: int = Field(256, ge=64, le=1024, description="text detector input size (multiple of 32)")
+    face_tiles: int = Field(
+        2, ge=1, le=4, description="also scan overlapping square tiles, N across the short side (1 = whole image only)"
+    )
+    matte_work_long_edge: int = Field(320, ge=64, le=2048, description="guided-filter working resolution")
+    matte_flip_average: bool = Field(False, description="average the mask with its mirror image (2× cost)")
 
 
 class StylesConfig(Section):
@@ -256,10 +263,19 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "<root>"
 
 
-def _format_errors(source: str, err: ValidationError) -> str:
+def _from_env(loc: tuple[Any, ...], overrides: Mapping[str, Any] | None) -> str:
+    node: Any = overrides or {}
+    for part in loc:
+        if not isinstance(node, Mapping) or str(part) not in node:
+            return ""
+        node = node[str(part)]
+    return " [set by " + ENV_PREFIX + "__".join(str(p).upper() for p in loc) + "]"
+
+
+def _format_errors(source: str, err: ValidationError, overrides: Mapping[str, Any] | None = None) -> str:
     lines = [f"{source}: invalid configuration ({err.error_count()} error(s))"]
     for e in err.errors():
-        loc = _format_loc(tuple(e["loc"]))
+        loc = _format_loc(tuple(e["loc"])) + _from_env(tuple(e["loc"]), overrides)
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             parent = _parent_model(tuple(e["loc"])[:-1])
@@ -345,7 +361,7 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     try:
         cfg = Config.model_validate(_deep_merge(data, overrides))
     except ValidationError as e:
-        raise ConfigError(_format_errors(source, e)) from None
+        raise ConfigError(_format_errors(source, e, overrides)) from None
     # Relative paths: relative to the config file, or to the cwd for the built-in defaults.
     return cfg.resolve_paths(path.resolve().parent if path.exists() else Path.cwd())
 

@@ -47,7 +47,7 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, kind: str, **data: Any) -> Event:
+    def publish(self, kind: str, /, **data: Any) -> Event:
         ev = Event(kind, data)
         with self._lock:
             subs = list(self._subs)

@@ -1,0 +1,5 @@
+"""``python -m edgecam``."""
+
+from edgecam.cli import main
+
+raise SystemExit(main())
