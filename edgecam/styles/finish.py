@@ -54,19 +54,46 @@ def vignette(rgb: np.ndarray, strength: float) -> np.ndarray:
 
 # -- grain ----------------------------------------------------------------------------------------
 _GRAIN_WEIGHT = (lambda y: (0.25 + 0.75 * 4.0 * y * (1.0 - y)))(np.arange(256, dtype=np.float32) / 255.0)
+_GRAIN_PAD = 256  # offsets per axis; with 4 flips: 262 144 distinct grain fields per image size
+
+
+@lru_cache(maxsize=4)
+def _grain_texture(h: int, w: int) -> np.ndarray:
+    """Unit-variance clumpy noise, (h + pad) × (w + pad), generated once per image size.
+
+    Drawing fresh normals at print size costs more than the rest of the finishing together; a
+    cached texture viewed at a seed-chosen offset and flip is as random to the eye and exactly
+    reproducible for a given seed.
+    """
+    th, tw = h + _GRAIN_PAD, w + _GRAIN_PAD
+    rng = np.random.default_rng(0x6E41)
+    half = rng.standard_normal(((th + 1) // 2, (tw + 1) // 2), dtype=np.float32)
+    tex = cv2.resize(half, (tw, th), interpolation=cv2.INTER_LINEAR)  # grain clumps over ~2 px
+    tex /= float(tex.std()) + 1e-6
+    tex.setflags(write=False)
+    return tex
 
 
 def grain(rgb: np.ndarray, amount: float, seed: int) -> np.ndarray:
-    """Monochrome film grain of standard deviation ≈ ``amount``·14 levels in the mid-tones."""
+    """Monochrome film grain, standard deviation ``amount``·14 levels in the mid-tones.
+
+    The same ``seed`` gives the same grain (reproducible renders); different seeds pick a
+    different offset/flip of the cached texture.
+    """
     if amount <= 0:
         return rgb
     h, w = rgb.shape[:2]
-    rng = np.random.default_rng(seed & 0xFFFFFFFFFFFFFFFF)
-    noise = rng.standard_normal(((h + 1) // 2, (w + 1) // 2), dtype=np.float32)
-    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_LINEAR)
+    tex = _grain_texture(h, w)
+    pick = np.random.default_rng(seed & 0xFFFFFFFFFFFFFFFF).integers(0, _GRAIN_PAD, size=3)
+    oy, ox, flip = int(pick[0]), int(pick[1]), int(pick[2]) % 4
+    view = tex[oy:oy + h, ox:ox + w]
+    if flip & 1:
+        view = view[::-1]
+    if flip & 2:
+        view = view[:, ::-1]
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    weight = cv2.LUT(grey, (_GRAIN_WEIGHT * (amount * 14.0 * 1.6)).reshape(256, 1))  # 1.6: undo upsample smoothing
-    n = cv2.multiply(noise, weight)
+    weight = cv2.LUT(grey, (_GRAIN_WEIGHT * (amount * 14.0)).reshape(256, 1))
+    n = cv2.multiply(np.ascontiguousarray(view), weight)
     return cv2.add(rgb, cv2.merge([n, n, n]), dtype=cv2.CV_8U)
 
 
