@@ -103,8 +103,9 @@ class ShotPipeline:
     def choose_style(self, requested: str | None, scene_label: str) -> str:
         name = requested or self.default_style
         if name == "auto":
-            return self.book.for_scene(scene_label).name
-        return self.book.get(name).name
+            return self.book.for_scene(scene_label)
+        self.book.get(name)
+        return name
 
     def shoot(self, frame: Frame, style: str | None = None, trace_id: str | None = None) -> ShotResult:
         if style is not None and style != "auto":
@@ -140,12 +141,12 @@ class ShotPipeline:
         style = self.book.get(style_name)
         faces_full = [f.scaled(1 / scale, 1 / scale) for f in faces_small]
         area, transform = self.renderer.crop_to_area(rgb, style, faces_full)
-        faces_area = [transform.apply_face(f) for f in faces_full]
+        faces_area = [transform.face(f) for f in faces_full]
         s = lap("crop", s)
 
         alpha = None
         matte_kind = "none"
-        if style.spec.background.mode != "keep":
+        if style.background.mode != "keep":
             if faces_area:
                 alpha = self.vision.matte(area, faces_area)
                 matte_kind = "portrait" if alpha is not None else "none"
@@ -155,7 +156,7 @@ class ShotPipeline:
         s = lap("matte", s)
 
         caption = self._caption(when, scene, style_name)
-        card, info = self.renderer.render(area, alpha, style, caption_text=caption, seed=int(when.timestamp()))
+        card, info = self.renderer.render(area, alpha, style_name, caption_text=caption, seed=int(when.timestamp()))
         s = lap("render", s)
 
         styled_jpeg = encode_jpeg(card, self.jpeg_quality)
@@ -169,7 +170,7 @@ class ShotPipeline:
             "source": frame.source,
             "frame_size": list(frame.size),
             "scene": scene.to_dict(),
-            "style": {"name": style_name, "film": style.spec.film, "matte": matte_kind, "applied": info},
+            "style": {"name": style_name, "film": style.film, "matte": matte_kind, "applied": info},
             "models": self.vision.models_used(),
             "timings_ms": {k: round(v, 2) for k, v in t.items()},
         }

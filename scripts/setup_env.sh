@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian/Ubuntu machine lacks, then create .venv with edgecam and its extras.
+# Used by scripts/quickstart.sh, scripts/test.sh and .ci/run, so every entry point installs the same way.
+# Usage: bash scripts/setup_env.sh [EXTRAS]   (default EXTRAS: dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-dev}"
+
+apt_need=()
+if [ "$extras" = "dev" ]; then
+  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || apt_need+=(mosquitto)
+fi
+python3 -c "import venv, ensurepip" 2>/dev/null || apt_need+=(python3-venv)
+if [ ${#apt_need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  echo "installing system packages: ${apt_need[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null
+  # The Debian package starts a system broker on :1883; the tests start their own on free ports.
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[$extras]"
