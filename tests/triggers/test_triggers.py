@@ -74,7 +74,8 @@ def test_keyboard_lines_go_through_the_dispatcher(tmp_path: Path) -> None:
     d, calls = dispatcher(tmp_path)
     replies = []
     quit_called = []
-    kb = KeyboardTrigger(d, io.StringIO("\nstatus\nfly\nquit\nshutter\n"), replies.append, lambda: quit_called.append(1))
+    lines = io.StringIO("\nstatus\nfly\nquit\nshutter\n")
+    kb = KeyboardTrigger(d, lines, replies.append, lambda: quit_called.append(1))
     kb._run()
     assert calls == ["shutter", "status"] and quit_called == [1]
     assert replies[2].error and replies[2].error["code"] == "unknown_command"
