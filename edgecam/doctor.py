@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edgecam.config import Config, load_config
+from edgecam.config import Config
 from edgecam.errors import EdgecamError
 
 Check = Callable[[Config], str]
@@ -96,10 +96,11 @@ CHECKS: list[tuple[str, Check]] = [
 ]
 
 
-def run_doctor(config_path: str | None) -> int:
+def run_doctor(load: Callable[[], Config], label: str) -> int:
+    """Run every check; ``load`` reads the config (so its errors are reported like the others)."""
     try:
-        cfg = load_config(config_path)
-        print(f"OK   config   {config_path or 'default'}")
+        cfg = load()
+        print(f"OK   config   {label}")
     except EdgecamError as e:
         print(f"FAIL config   {e}")
         return 2

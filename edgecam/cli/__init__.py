@@ -228,7 +228,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from edgecam.doctor import run_doctor
 
-    return run_doctor(args.config)
+    return run_doctor(lambda: _load(args), args.config or "default")
 
 
 # parser ------------------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""The daemon end to end: replay camera → dispatcher → pipeline → store, on the real models."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edgecam.app import App
+from edgecam.config import Config
+from edgecam.events import Event
+
+
+@pytest.fixture
+def app(cfg: Config):
+    cfg.printer.kind = "file"
+    cfg.printer.spool_dir = cfg.output.dir.parent / "spool"
+    a = App(cfg)
+    events: list[Event] = []
+    a.events.subscribe(events.append)
+    a.start()
+    a.test_events = events  # type: ignore[attr-defined]
+    yield a
+    a.stop()
+
+
+def test_shutter_produces_a_complete_styled_shot(app: App) -> None:
+    r = app.dispatcher.dispatch("shutter", {}, source="test")
+    assert r.ok, r.error
+    res = r.result
+    styled = cv2.imread(res["styled"])
+    assert styled is not None and styled.shape[0] > 500
+    assert cv2.imread(res["original"]) is not None
+    side = json.loads(Path(res["styled"]).with_suffix(".json").read_text())
+    assert side["scene"]["label"] == res["scene"] and side["scene"]["reasons"]
+    assert set(side["timings_ms"]) >= {"faces", "scene", "crop", "matte", "render"}
+    assert all(len(m["sha256"]) == 64 for m in side["models"].values())
+    for stage in ("faces", "scene", "crop", "matte", "render", "save", "total"):
+        assert res["timings_ms"][stage] >= 0
+    assert any(e.kind == "shot" and e.data["shot_id"] == res["shot_id"] for e in app.test_events)  # type: ignore
+    assert app.store.get(res["shot_id"]) is not None
+
+
+def test_style_commands_pause_resume_and_reprint(app: App) -> None:
+    assert not app.dispatcher.dispatch("set_style", {"style": "no-such"}).ok
+    assert app.dispatcher.dispatch("set_style", {"style": "noir"}).ok
+    r = app.dispatcher.dispatch("shutter", {"copies": 2})
+    assert r.ok and r.result["style"] == "noir" and len(r.result["print_jobs"]) == 2
+    assert app.dispatcher.dispatch("pause").ok
+    r = app.dispatcher.dispatch("shutter")
+    assert not r.ok and "paused" in r.error["message"]  # type: ignore[index]
+    assert app.dispatcher.dispatch("resume").ok
+    r = app.dispatcher.dispatch("reprint", {"copies": 1})
+    assert r.ok and len(r.result["print_jobs"]) == 1
+    st = app.dispatcher.dispatch("status").result
+    assert st["mode"] == "ready" and st["shots"] == 1 and "noir" in st["styles"]
+
+
+def test_redelivered_shutter_shoots_once(app: App) -> None:
+    a = app.dispatcher.dispatch("shutter", {}, request_id="req-1")
+    b = app.dispatcher.dispatch("shutter", {}, request_id="req-1")
+    assert a.ok and b.duplicate and b.result["shot_id"] == a.result["shot_id"]
+    assert app.store.count() == 1
+
+
+def test_unknown_style_in_shutter_is_an_error_reply_and_daemon_keeps_running(app: App) -> None:
+    r = app.dispatcher.dispatch("shutter", {"style": "psychedelic"})
+    assert not r.ok and r.error["code"] == "UnknownStyleError" and "known styles" in r.error["message"]  # type: ignore
+    assert app.dispatcher.dispatch("shutter").ok
+
+
+def test_unwritable_output_fails_at_start(cfg: Config, tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("x")
+    cfg.output.dir = tmp_path / "blocker" / "photos"
+    from edgecam.errors import StorageError
+
+    with pytest.raises(StorageError, match="not writable"):
+        App(cfg).start()
+
+
+def test_sd_notify_ready_and_stopping(cfg: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock_path = tmp_path / "notify.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(str(sock_path))
+    srv.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    a = App(cfg)
+    a.start()
+    a.stop()
+    msgs = []
+    try:
+        while True:
+            msgs.append(srv.recv(4096).decode())
+    except TimeoutError:
+        pass
+    finally:
+        srv.close()
+    assert any("READY=1" in m for m in msgs) and any("STOPPING=1" in m for m in msgs)
