@@ -55,6 +55,15 @@ def read_password(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str
         raise ConfigError(f"mqtt.password_file: cannot read {path}: {e.strerror}") from None
 
 
+def _routing_filter(topic_filter: str) -> str:
+    """Messages of a shared subscription arrive under the plain topic: route on the filter without
+    ``$share/<group>/``."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        return parts[2] if len(parts) == 3 else topic_filter
+    return topic_filter
+
+
 class MqttSession:
     """A paho client with our session policy. ``start()`` connects in the background; ``stop()`` joins."""
 
@@ -113,6 +122,7 @@ class MqttSession:
         if not self._started:
             return
         self._started = False
+        self._connected.clear()  # a deliberate disconnect is not worth a warning
         try:
             self._client.disconnect()
         finally:
@@ -133,7 +143,7 @@ class MqttSession:
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
         """Route messages matching ``topic_filter`` to ``handler`` and keep the subscription across reconnects."""
-        self._client.message_callback_add(topic_filter, lambda _c, _u, msg: handler(msg))
+        self._client.message_callback_add(_routing_filter(topic_filter), lambda _c, _u, msg: handler(msg))
         with self._lock:
             self._subs[topic_filter] = qos
         if self.connected:
@@ -142,7 +152,7 @@ class MqttSession:
     def unsubscribe(self, topic_filter: str) -> None:
         with self._lock:
             self._subs.pop(topic_filter, None)
-        self._client.message_callback_remove(topic_filter)
+        self._client.message_callback_remove(_routing_filter(topic_filter))
         if self.connected:
             self._client.unsubscribe(topic_filter)
 
