@@ -13,6 +13,7 @@ between levels, case-insensitive); the value is parsed as a YAML scalar, so ``tr
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -255,8 +256,13 @@ class Config(Section):
 
 
 def default_config_path() -> Path:
-    """The embedded default config: the repo's ``configs/default.yaml`` if present, else built-ins."""
-    return PACKAGE_DIR.parent / "configs" / "default.yaml"
+    """The embedded default config: ``configs/default.yaml`` of a source checkout, else the copy a
+    wheel install put under ``<prefix>/share/edgecam``; missing both, the built-in defaults apply."""
+    here = PACKAGE_DIR.parent / "configs" / "default.yaml"
+    if here.exists():
+        return here
+    installed = Path(sys.prefix) / "share" / "edgecam" / "configs" / "default.yaml"
+    return installed if installed.exists() else here
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
