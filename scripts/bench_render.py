@@ -38,8 +38,13 @@ def main() -> int:
 
     spec = StyleSpec(
         film=args.film,
-        grade=Grade(lut="warm_fade", lut_strength=0.8, saturation=1.1, warmth=0.2,
-                    curves={"master": [(0, 8), (128, 132), (255, 250)]}),
+        grade=Grade(
+            lut="warm_fade",
+            lut_strength=0.8,
+            saturation=1.1,
+            warmth=0.2,
+            curves={"master": [(0, 8), (128, 132), (255, 250)]},
+        ),
         background=Background(mode=args.background),
         enhance=Enhance(auto_contrast="on", low_light="on"),
         vignette=0.4,

@@ -58,16 +58,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
     area, _ = renderer.crop_to_area(rgb, args.name)
     caption = args.caption
     if caption is None:
-        caption = format_caption(book.caption_template, date=datetime.now(), scene="preview", style=args.name,
-                                 device=cfg.device_id)
-    card, info = renderer.render(area, None, args.name, caption if spec.caption.enabled else "", seed=args.seed)
+        caption = format_caption(
+            book.caption_template, date=datetime.now(), scene="preview", style=args.name, device=cfg.device_id
+        )
+    card, info = renderer.render(
+        area, None, args.name, caption if spec.caption.enabled else "", seed=args.seed
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), cv2.cvtColor(card, cv2.COLOR_RGB2BGR)):
         raise StorageError(f"{out}: cannot write (unknown extension or unwritable folder)")
     total = sum(info["timings_ms"].values())
-    print(f"{out}: {info['style']} on {info['film']} {card.shape[1]}x{card.shape[0]} px at {info['dpi']} dpi, "
-          f"rendered in {total:.1f} ms; applied: {', '.join(info['applied']) or 'nothing'}")
+    print(
+        f"{out}: {info['style']} on {info['film']} {card.shape[1]}x{card.shape[0]} px at {info['dpi']} dpi, "
+        f"rendered in {total:.1f} ms; applied: {', '.join(info['applied']) or 'nothing'}"
+    )
     for reason in info["reasons"]:
         print(f"  {reason}")
     return 0

@@ -55,7 +55,7 @@ def cover_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR
     r = cv2.resize(img, (nw, nh), interpolation=interp)
     x0, y0 = (nw - w) // 2, (nh - h) // 2
-    return np.ascontiguousarray(r[y0:y0 + h, x0:x0 + w])
+    return np.ascontiguousarray(r[y0 : y0 + h, x0 : x0 + w])
 
 
 def blurred_background(rgb: np.ndarray, alpha: np.ndarray, sigma_px: float) -> np.ndarray:

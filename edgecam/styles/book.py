@@ -21,15 +21,27 @@ BUNDLED_LUTS = Path(__file__).resolve().parent / "luts"
 try:  # the vision package owns the label list; fall back to a copy if it cannot be imported
     from edgecam.vision.types import SCENE_LABELS
 except ImportError:  # pragma: no cover
-    SCENE_LABELS = ("portrait", "group", "landscape", "cityscape", "food", "pet", "night", "indoor",
-                    "document", "product")
+    SCENE_LABELS = (
+        "portrait",
+        "group",
+        "landscape",
+        "cityscape",
+        "food",
+        "pet",
+        "night",
+        "indoor",
+        "document",
+        "product",
+    )
 
 FALLBACK_STYLE = "classic"
 
 BUILTIN_PRESETS: dict[str, StyleSpec] = {
     "classic": StyleSpec(
         description="Instax Mini, natural colour, a touch of warmth and a light vignette",
-        grade=Grade(saturation=1.05, warmth=0.05, curves=Curves(master=[(0, 6), (64, 60), (192, 198), (255, 250)])),
+        grade=Grade(
+            saturation=1.05, warmth=0.05, curves=Curves(master=[(0, 6), (64, 60), (192, 198), (255, 250)])
+        ),
         vignette=0.15,
     ),
     "portrait_soft": StyleSpec(
@@ -148,11 +160,11 @@ class StyleBook:
         known = ", ".join(sorted(presets))
         for label, target in scene_map.items():
             if target not in presets:
-                raise ConfigError(f"styles.scene_map.{label}: unknown style {target!r}; known styles: {known}")
+                raise ConfigError(
+                    f"styles.scene_map.{label}: unknown style {target!r}; known styles: {known}"
+                )
         if styles_cfg.default != "auto" and styles_cfg.default not in presets:
-            raise ConfigError(
-                f"styles.default: unknown style {styles_cfg.default!r}; allowed: auto, {known}"
-            )
+            raise ConfigError(f"styles.default: unknown style {styles_cfg.default!r}; allowed: auto, {known}")
         try:
             format_caption(styles_cfg.caption)
         except ValueError as e:
@@ -183,11 +195,15 @@ class StyleBook:
         try:
             return self._presets[name]
         except KeyError:
-            raise UnknownStyleError(f"unknown style {name!r}; known styles: {', '.join(self.names())}") from None
+            raise UnknownStyleError(
+                f"unknown style {name!r}; known styles: {', '.join(self.names())}"
+            ) from None
 
     def for_scene(self, label: str) -> str:
         """The style mapped to a scene label (the fallback style for a label nobody mapped)."""
-        return self._scene_map.get(label, FALLBACK_STYLE if FALLBACK_STYLE in self._presets else self.names()[0])
+        return self._scene_map.get(
+            label, FALLBACK_STYLE if FALLBACK_STYLE in self._presets else self.names()[0]
+        )
 
     def pick(self, label: str) -> str:
         """What a shot uses: ``styles.default`` unless it is ``auto``, then the scene's style."""
@@ -228,12 +244,14 @@ class StyleBook:
         for name in self.names():
             spec = self._presets[name]
             scenes = [lab for lab, target in self._scene_map.items() if target == name]
-            rows.append({
-                "name": name,
-                "film": spec.film,
-                "description": spec.description,
-                "scenes": scenes,
-                "source": self._sources.get(name, "builtin"),
-                "default": name == self.default,
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "film": spec.film,
+                    "description": spec.description,
+                    "scenes": scenes,
+                    "source": self._sources.get(name, "builtin"),
+                    "default": name == self.default,
+                }
+            )
         return rows

@@ -39,7 +39,7 @@ def place_on_card(area: np.ndarray, layout: FilmLayout, border_rgb: tuple[int, i
         raise ValueError(f"image area is {area.shape[1]}x{area.shape[0]}, the film needs {aw}x{ah}")
     card = _blank(cw, ch, border_rgb).copy()
     x0, y0 = layout.area_origin
-    card[y0:y0 + ah, x0:x0 + aw] = area
+    card[y0 : y0 + ah, x0 : x0 + aw] = area
     r = min(layout.corner_radius, aw // 2, ah // 2)
     if r > 0:
         m = corner_mask(r)[..., None]

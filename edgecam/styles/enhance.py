@@ -33,15 +33,25 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     scale = min(1.0, 160.0 / max(h, w))
     # Nearest-neighbour subsampling: percentiles and moments of ~19 k sampled pixels are as good
     # as of all of them, and an area resize at a non-integer factor costs ~60x more.
-    small = rgb if scale >= 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                                interpolation=cv2.INTER_NEAREST)
+    small = (
+        rgb
+        if scale >= 1.0
+        else cv2.resize(
+            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_NEAREST
+        )
+    )
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel()
     cdf = np.cumsum(hist) / max(1.0, float(hist.sum()))
     p1 = float(np.searchsorted(cdf, 0.01)) / 255.0
     p99 = float(np.searchsorted(cdf, 0.99)) / 255.0
     mean, std = cv2.meanStdDev(grey)
-    return {"mean_luma": float(mean[0, 0]) / 255.0, "contrast": float(std[0, 0]) / 255.0, "p1": p1, "p99": p99}
+    return {
+        "mean_luma": float(mean[0, 0]) / 255.0,
+        "contrast": float(std[0, 0]) / 255.0,
+        "p1": p1,
+        "p99": p99,
+    }
 
 
 def auto_contrast(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:

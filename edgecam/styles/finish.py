@@ -53,7 +53,7 @@ def vignette(rgb: np.ndarray, strength: float) -> np.ndarray:
 
 
 # -- grain ----------------------------------------------------------------------------------------
-_GRAIN_WEIGHT = (lambda y: (0.25 + 0.75 * 4.0 * y * (1.0 - y)))(np.arange(256, dtype=np.float32) / 255.0)
+_GRAIN_WEIGHT = (lambda y: 0.25 + 0.75 * 4.0 * y * (1.0 - y))(np.arange(256, dtype=np.float32) / 255.0)
 _GRAIN_PAD = 256  # offsets per axis; with 4 flips: 262 144 distinct grain fields per image size
 
 
@@ -86,7 +86,7 @@ def grain(rgb: np.ndarray, amount: float, seed: int) -> np.ndarray:
     tex = _grain_texture(h, w)
     pick = np.random.default_rng(seed & 0xFFFFFFFFFFFFFFFF).integers(0, _GRAIN_PAD, size=3)
     oy, ox, flip = int(pick[0]), int(pick[1]), int(pick[2]) % 4
-    view = tex[oy:oy + h, ox:ox + w]
+    view = tex[oy : oy + h, ox : ox + w]
     if flip & 1:
         view = view[::-1]
     if flip & 2:
@@ -103,8 +103,9 @@ class _Fields(dict[str, Any]):
         raise KeyError(f"unknown caption field {{{key}}}; allowed: {', '.join(CAPTION_FIELDS)}")
 
 
-def format_caption(template: str, *, date: datetime | None = None, scene: str = "", style: str = "",
-                   device: str = "") -> str:
+def format_caption(
+    template: str, *, date: datetime | None = None, scene: str = "", style: str = "", device: str = ""
+) -> str:
     """Fill a caption template such as ``"{date:%d %b %Y} · {scene}"``.
 
     Raises ValueError (with the allowed fields) on a bad template; ``StyleBook.from_config`` calls
@@ -128,8 +129,9 @@ def load_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 @lru_cache(maxsize=32)
-def _caption_strip(text: str, w: int, h: int, colour: tuple[int, int, int],
-                   background: tuple[int, int, int]) -> np.ndarray:
+def _caption_strip(
+    text: str, w: int, h: int, colour: tuple[int, int, int], background: tuple[int, int, int]
+) -> np.ndarray:
     size = max(8, int(h * 0.26))
     font = load_font(size)
     img = Image.new("RGB", (w, h), background)
@@ -142,8 +144,13 @@ def _caption_strip(text: str, w: int, h: int, colour: tuple[int, int, int],
     return np.asarray(img)
 
 
-def draw_caption(card: np.ndarray, box: tuple[int, int, int, int], text: str, colour: tuple[int, int, int],
-                 background: tuple[int, int, int]) -> None:
+def draw_caption(
+    card: np.ndarray,
+    box: tuple[int, int, int, int],
+    text: str,
+    colour: tuple[int, int, int],
+    background: tuple[int, int, int],
+) -> None:
     """Draw ``text`` centred in ``box`` (x0, y0, x1, y1) of ``card`` (in place); sized from the box height."""
     if not text.strip():
         return

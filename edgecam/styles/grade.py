@@ -114,7 +114,7 @@ class CubeLUT:
             if not line:
                 continue
             head = line.split(None, 1)[0].upper()
-            rest = line[len(head):].strip()
+            rest = line[len(head) :].strip()
             if head == "TITLE":
                 m = re.fullmatch(r'"(.*)"', rest)
                 title = m.group(1) if m else rest

@@ -57,7 +57,9 @@ def test_blur_actually_blurs_the_background(astronaut: np.ndarray) -> None:
     assert lap(out) < lap(astronaut) * 0.1
 
 
-def test_image_mode_cover_resizes_the_replacement(tmp_path: Path, astronaut: np.ndarray, coffee: np.ndarray) -> None:
+def test_image_mode_cover_resizes_the_replacement(
+    tmp_path: Path, astronaut: np.ndarray, coffee: np.ndarray
+) -> None:
     p = tmp_path / "bg.png"
     cv2.imwrite(str(p), cv2.cvtColor(coffee, cv2.COLOR_RGB2BGR))
     h, w = 300, 200

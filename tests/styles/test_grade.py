@@ -52,9 +52,10 @@ def test_file_order_is_red_fastest() -> None:
 
 
 def test_domain_and_comments_and_title() -> None:
-    text = "# a comment\nTITLE \"half\"\nLUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 2 2 2\n"
-    text += "\n".join("{} {} {}".format(*(0.5 * v for v in (r, g, b)))
-                      for b in (0, 1) for g in (0, 1) for r in (0, 1))
+    text = '# a comment\nTITLE "half"\nLUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 2 2 2\n'
+    text += "\n".join(
+        "{} {} {}".format(*(0.5 * v for v in (r, g, b))) for b in (0, 1) for g in (0, 1) for r in (0, 1)
+    )
     lut = CubeLUT.parse(text + "  # trailing\n")
     assert lut.title == "half" and lut.domain_max == (2.0, 2.0, 2.0)
     px = np.full((1, 1, 3), 200, np.uint8)
@@ -68,7 +69,7 @@ def test_domain_and_comments_and_title() -> None:
         ("LUT_3D_SIZE 2\n0 0 0\n1 0 zero\n", 3, "three numbers"),
         ("LUT_3D_SIZE two\n", 1, "integer"),
         ("0 0 0\nLUT_3D_SIZE 2\n", 1, "before LUT_3D_SIZE"),
-        ("TITLE \"x\"\nLUT_1D_SIZE 16\n", 2, "1D"),
+        ('TITLE "x"\nLUT_1D_SIZE 16\n', 2, "1D"),
         ("LUT_3D_SIZE 2\nDOMAIN_MIN 0 0\n", 2, "DOMAIN_MIN"),
         ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 9, 10, "more than"),
     ],
@@ -134,7 +135,11 @@ def test_curve_passes_through_points_and_holds_ends() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255)), min_size=2, max_size=6, unique_by=lambda p: p[0]))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 255), st.integers(0, 255)), min_size=2, max_size=6, unique_by=lambda p: p[0]
+    )
+)
 def test_curve_from_increasing_points_never_decreases(points: list[tuple[int, int]]) -> None:
     xs = sorted(p[0] for p in points)
     ys = sorted(p[1] for p in points)
