@@ -183,7 +183,8 @@ class StyleBook:
             bg = spec.background
             if bg.mode == "image" and (bg.image is None or not Path(bg.image).is_file()):
                 raise ConfigError(
-                    f"styles.presets.{name}.background.image: mode 'image' needs an existing file, got {bg.image}"
+                    f"styles.presets.{name}.background.image: mode 'image' needs an existing file, "
+                    f"got {bg.image}"
                 )
         return book
 
