@@ -71,7 +71,9 @@ def blurred_background(rgb: np.ndarray, alpha: np.ndarray, sigma_px: float) -> n
     # A small floor weight makes the result fall back to a plain blur deep inside the subject,
     # where it is invisible anyway (alpha ≈ 1), instead of dividing by zero.
     wgt_s = cv2.resize(1.0 - alpha, small, interpolation=cv2.INTER_AREA) + 1e-3
-    rgb_s = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+    # Linear (not area) downscale of the colour image: ~10x cheaper, and its aliasing is averaged
+    # away by the σ/f blur that follows.
+    rgb_s = cv2.resize(rgb, small, interpolation=cv2.INTER_LINEAR).astype(np.float32)
     s_sigma = sigma_px / f
     prem_s = cv2.GaussianBlur(rgb_s * wgt_s[..., None], (0, 0), s_sigma)
     norm_s = cv2.GaussianBlur(wgt_s, (0, 0), s_sigma)

@@ -44,6 +44,7 @@ class CubeLUT:
     _x_r: np.ndarray | None = field(default=None, repr=False)
     _x_b: np.ndarray | None = field(default=None, repr=False)
     _y_g: np.ndarray | None = field(default=None, repr=False)
+    _variants: dict[tuple[float, float], CubeLUT] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> int:
@@ -85,6 +86,34 @@ class CubeLUT:
         if strength < 1.0:
             out = cv2.addWeighted(out, strength, rgb, 1.0 - strength, 0.0)
         return out
+
+    def variant(self, strength: float = 1.0, saturation: float = 1.0) -> CubeLUT:
+        """This LUT with ``strength`` and a following saturation change baked into its nodes (cached).
+
+        Both are linear in RGB, and trilinear interpolation commutes with linear maps, so baking
+        them into the table gives the same result as applying them afterwards (up to clipping at
+        the nodes) and saves two full-image passes per shot.
+        """
+        key = (round(strength, 4), round(saturation, 4))
+        if key == (1.0, 1.0):
+            return self
+        v = self._variants.get(key)
+        if v is None:
+            t = self.table.astype(np.float64)
+            if strength < 1.0:
+                n = self.size
+                ident = identity_table(n).astype(np.float64)
+                # the identity in *input* units: node coordinate → input value in the domain
+                lo, hi = np.asarray(self.domain_min), np.asarray(self.domain_max)
+                ident = lo + ident * (hi - lo)
+                t = strength * t + (1.0 - strength) * ident
+            if saturation != 1.0:
+                y = (t @ np.array([0.299, 0.587, 0.114]))[..., None]
+                t = y + saturation * (t - y)
+            table = np.clip(t, 0.0, 1.0).astype(np.float32)
+            v = CubeLUT(table, self.domain_min, self.domain_max, self.title, self.source)
+            self._variants[key] = v
+        return v
 
     # -- reading and writing -----------------------------------------------------------------
     @classmethod
@@ -276,10 +305,15 @@ def apply_grade(rgb: np.ndarray, grade: Grade, lut: CubeLUT | None) -> tuple[np.
     """LUT (with strength) → curves + warmth → saturation. Returns the image and what was applied."""
     applied: list[str] = []
     out = rgb
-    if lut is not None and grade.lut_strength > 0:
-        out = lut.apply(out, grade.lut_strength)
-        applied.append(f"lut:{grade.lut}@{grade.lut_strength:g}")
     tone = channel_luts(grade.curves, grade.warmth)
+    saturation_done = False
+    if lut is not None and grade.lut_strength > 0:
+        if tone is None and abs(grade.saturation - 1.0) > 1e-6:
+            out = lut.variant(grade.lut_strength, grade.saturation).apply(out)
+            saturation_done = True
+        else:
+            out = lut.variant(grade.lut_strength).apply(out)
+        applied.append(f"lut:{grade.lut}@{grade.lut_strength:g}")
     if tone is not None:
         out = cv2.LUT(out, tone)
         if grade.curves is not None:
@@ -287,6 +321,7 @@ def apply_grade(rgb: np.ndarray, grade: Grade, lut: CubeLUT | None) -> tuple[np.
         if grade.warmth:
             applied.append(f"warmth:{grade.warmth:+g}")
     if abs(grade.saturation - 1.0) > 1e-6:
-        out = apply_saturation(out, grade.saturation)
+        if not saturation_done:
+            out = apply_saturation(out, grade.saturation)
         applied.append(f"saturation:{grade.saturation:g}")
     return out, applied

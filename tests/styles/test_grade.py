@@ -170,3 +170,13 @@ def test_roundtrip_text_is_small_and_exact_enough(tmp_path: Path) -> None:
     table = rng.random((5, 5, 5, 3), dtype=np.float32)
     back = CubeLUT.from_file(write_cube(tmp_path, table))
     assert np.abs(back.table - table).max() < 1e-4
+
+
+def test_baked_strength_and_saturation_match_separate_passes(astronaut: np.ndarray) -> None:
+    lut = CubeLUT.from_file(BUNDLED_LUTS / "warm_fade.cube")
+    baked, applied = apply_grade(astronaut, Grade(lut="warm_fade", lut_strength=0.6, saturation=1.3), lut)
+    assert applied == ["lut:warm_fade@0.6", "saturation:1.3"]
+    separate = apply_saturation(lut.apply(astronaut, 0.6), 1.3).astype(int)
+    diff = np.abs(baked.astype(int) - separate)
+    assert diff.mean() < 0.6 and np.percentile(diff, 99.9) <= 3
+    assert lut.variant(0.6, 1.3) is lut.variant(0.6, 1.3)
