@@ -34,7 +34,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--photo", type=Path, default=ROOT / "edgecam" / "samples" / "astronaut.jpg")
     ap.add_argument("--background", default="blur", choices=["keep", "blur", "colour"])
+    ap.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's choice)")
     args = ap.parse_args()
+    if args.threads is not None:
+        cv2.setNumThreads(args.threads)
 
     spec = StyleSpec(
         film=args.film,
@@ -73,9 +76,10 @@ def main() -> int:
         for k, v in info["timings_ms"].items():
             steps.setdefault(k, []).append(v)
     print(f"film={args.film} dpi={args.dpi} area={w}x{h} runs={args.runs} cv2 threads={cv2.getNumThreads()}")
-    print(f"{'step':<12}{'p50 ms':>9}{'p95 ms':>9}")
+    # "min" shows the uncontended cost on a machine shared with other work; p50/p95 are the budget.
+    print(f"{'step':<12}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}")
     for k, v in [("crop", crop_ms), *steps.items(), ("render", totals)]:
-        print(f"{k:<12}{np.percentile(v, 50):9.2f}{np.percentile(v, 95):9.2f}")
+        print(f"{k:<12}{np.percentile(v, 50):9.2f}{np.percentile(v, 95):9.2f}{min(v):9.2f}")
     return 0
 
 

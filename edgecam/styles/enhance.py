@@ -54,53 +54,93 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     }
 
 
-def auto_contrast(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:
-    """Percentile stretch of luma (same curve on R, G, B so hues do not shift)."""
+_LEVELS = np.arange(256, dtype=np.float64) / 255.0
+_IDENTITY = np.arange(256, dtype=np.uint8)
+
+
+def _contrast_curve(st: dict[str, float], mode: str) -> tuple[np.ndarray | None, list[str]]:
+    """The percentile-stretch LUT for these statistics, or None when "auto" decides against it."""
     if mode == "off":
-        return rgb, []
-    st = image_stats(rgb)
+        return None, []
     span = st["p99"] - st["p1"]
     if mode == "auto" and span >= FLAT_RANGE:
-        return rgb, []
+        return None, []
     lo, hi = st["p1"], st["p99"]
     if hi - lo < 1.0 / MAX_STRETCH_GAIN:  # widen symmetrically to cap the gain
         mid = (hi + lo) / 2.0
         lo, hi = mid - 0.5 / MAX_STRETCH_GAIN, mid + 0.5 / MAX_STRETCH_GAIN
     lo, hi = max(0.0, lo), min(1.0, hi)
     if hi - lo >= 0.999:
-        return rgb, [f"auto_contrast: {mode}, range already full"] if mode == "on" else []
-    x = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.clip(np.rint((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
+        return None, ([f"auto_contrast ({mode}: range already full)"] if mode == "on" else [])
+    lut = np.clip(np.rint((_LEVELS - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
     why = "on" if mode == "on" else f"auto: luma 1-99% span {span:.2f} < {FLAT_RANGE}"
-    return cv2.LUT(rgb, lut), [f"auto_contrast ({why}; stretched {lo:.2f}..{hi:.2f})"]
+    return lut, [f"auto_contrast ({why}; stretched {lo:.2f}..{hi:.2f})"]
+
+
+def _low_light_curve(st: dict[str, float], mode: str) -> tuple[np.ndarray | None, list[str]]:
+    """The gamma-lift LUT for these statistics, or None when "auto" decides against it."""
+    if mode == "off":
+        return None, []
+    mean = st["mean_luma"]
+    if mode == "auto" and mean >= DARK_MEAN:
+        return None, []
+    gamma = 0.6 if mean <= 0.0 else math.log(LOW_LIGHT_TARGET) / math.log(max(1e-3, min(mean, 0.999)))
+    gamma = min(1.0, max(0.4, gamma))
+    lut = np.clip(np.rint(np.power(_LEVELS, gamma) * 255.0), 0, 255).astype(np.uint8)
+    why = "on" if mode == "on" else f"auto: mean luma {mean:.2f} < {DARK_MEAN}"
+    return lut, [f"low_light ({why}; gamma {gamma:.2f}, chroma denoise)"]
+
+
+def _mapped_stats(st: dict[str, float], lut: np.ndarray) -> dict[str, float]:
+    """Percentiles after a monotone tone curve, without another pass over the image."""
+    out = dict(st)
+    for k in ("p1", "p99", "mean_luma"):
+        out[k] = float(lut[int(round(st[k] * 255))]) / 255.0
+    return out
+
+
+def chroma_denoise(rgb: np.ndarray) -> np.ndarray:
+    """Blur colour (not luma) at half resolution: lifted shadows show colour blotches, and edges
+    live in luma, so this removes most visible noise for the cost of two colour conversions."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    h, w = ycc.shape[:2]
+    half = cv2.resize(ycc, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.resize(cv2.GaussianBlur(half, (5, 5), 0), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.mixChannels([ycc], [smooth], [0, 0])  # keep the full-resolution luma
+    return cv2.cvtColor(smooth, cv2.COLOR_YCrCb2RGB)
+
+
+def auto_contrast(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """Percentile stretch of luma (same curve on R, G, B so hues do not shift)."""
+    if mode == "off":
+        return rgb, []
+    lut, reasons = _contrast_curve(image_stats(rgb), mode)
+    return (rgb if lut is None else cv2.LUT(rgb, lut)), reasons
 
 
 def low_light(rgb: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, list[str]]:
     """Gamma lift towards a mid-grey mean, then a cheap chroma denoise (dark frames are noisy)."""
     if mode == "off":
         return rgb, []
-    mean = image_stats(rgb)["mean_luma"]
-    if mode == "auto" and mean >= DARK_MEAN:
-        return rgb, []
-    gamma = 0.6 if mean <= 0.0 else math.log(LOW_LIGHT_TARGET) / math.log(max(1e-3, min(mean, 0.999)))
-    gamma = min(1.0, max(0.4, gamma))
-    x = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.clip(np.rint(np.power(x, gamma) * 255.0), 0, 255).astype(np.uint8)
-    out = cv2.LUT(rgb, lut)
-    # Lifting shadows amplifies sensor noise, mostly colour blotches: blur chroma only, so edges
-    # (carried by luma) stay sharp. Done on a half-size chroma plane to keep it cheap.
-    ycc = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)
-    h, w = ycc.shape[:2]
-    half = cv2.resize(ycc, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_LINEAR)
-    smooth = cv2.resize(cv2.GaussianBlur(half, (5, 5), 0), (w, h), interpolation=cv2.INTER_LINEAR)
-    cv2.mixChannels([ycc], [smooth], [0, 0])  # keep the full-resolution luma
-    out = cv2.cvtColor(smooth, cv2.COLOR_YCrCb2RGB)
-    why = "on" if mode == "on" else f"auto: mean luma {mean:.2f} < {DARK_MEAN}"
-    return out, [f"low_light ({why}; gamma {gamma:.2f}, chroma denoise)"]
+    lut, reasons = _low_light_curve(image_stats(rgb), mode)
+    return (rgb if lut is None else chroma_denoise(cv2.LUT(rgb, lut))), reasons
 
 
 def enhance(rgb: np.ndarray, spec: Enhance) -> tuple[np.ndarray, list[str]]:
-    """Low-light first (it changes the histogram), then contrast on the result."""
-    out, reasons = low_light(rgb, spec.low_light)
-    out, more = auto_contrast(out, spec.auto_contrast)
+    """Low-light lift, then contrast stretch judged on the lifted tones; one LUT pass for both."""
+    if spec.low_light == "off" and spec.auto_contrast == "off":
+        return rgb, []
+    st = image_stats(rgb)
+    lift, reasons = _low_light_curve(st, spec.low_light)
+    if lift is not None:
+        st = _mapped_stats(st, lift)
+    stretch, more = _contrast_curve(st, spec.auto_contrast)
+    if lift is None and stretch is None:
+        return rgb, reasons + more
+    curve = (lift if lift is not None else _IDENTITY)
+    if stretch is not None:
+        curve = stretch[curve]
+    out = cv2.LUT(rgb, curve)
+    if lift is not None:
+        out = chroma_denoise(out)
     return out, reasons + more

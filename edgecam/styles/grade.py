@@ -44,7 +44,7 @@ class CubeLUT:
     _x_r: np.ndarray | None = field(default=None, repr=False)
     _x_b: np.ndarray | None = field(default=None, repr=False)
     _y_g: np.ndarray | None = field(default=None, repr=False)
-    _variants: dict[tuple[float, float], CubeLUT] = field(default_factory=dict, repr=False)
+    _variants: dict[tuple[float, float, bytes], CubeLUT] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> int:
@@ -87,33 +87,55 @@ class CubeLUT:
             out = cv2.addWeighted(out, strength, rgb, 1.0 - strength, 0.0)
         return out
 
-    def variant(self, strength: float = 1.0, saturation: float = 1.0) -> CubeLUT:
-        """This LUT with ``strength`` and a following saturation change baked into its nodes (cached).
+    def variant(
+        self, strength: float = 1.0, saturation: float = 1.0, tone: np.ndarray | None = None
+    ) -> CubeLUT:
+        """This LUT with strength, a tone curve (256×1×3 uint8) and saturation baked in (cached).
 
-        Both are linear in RGB, and trilinear interpolation commutes with linear maps, so baking
-        them into the table gives the same result as applying them afterwards (up to clipping at
-        the nodes) and saves two full-image passes per shot.
+        Why: the post-LUT steps are per-pixel functions of the LUT's output, so they can be
+        applied once to the table's nodes instead of to every pixel of every shot, turning up to
+        four full-image passes into one remap. Strength and saturation are linear in RGB and
+        commute exactly with trilinear interpolation; a tone curve does not, so when one is baked
+        the table is first resampled to ≥ 33 nodes, where interpolating a smooth curve between
+        nodes 8 levels apart stays within a level or two.
         """
-        key = (round(strength, 4), round(saturation, 4))
-        if key == (1.0, 1.0):
+        tkey = b"" if tone is None else tone.tobytes()
+        key = (round(strength, 4), round(saturation, 4), tkey)
+        if key == (1.0, 1.0, b""):
             return self
         v = self._variants.get(key)
         if v is None:
-            t = self.table.astype(np.float64)
+            base = self if tone is None or self.size >= 33 else self.resampled(33)
+            t = base.table.astype(np.float64)
             if strength < 1.0:
-                n = self.size
-                ident = identity_table(n).astype(np.float64)
-                # the identity in *input* units: node coordinate → input value in the domain
-                lo, hi = np.asarray(self.domain_min), np.asarray(self.domain_max)
-                ident = lo + ident * (hi - lo)
+                lo, hi = np.asarray(base.domain_min), np.asarray(base.domain_max)
+                ident = lo + identity_table(base.size).astype(np.float64) * (hi - lo)  # input values
                 t = strength * t + (1.0 - strength) * ident
+            if tone is not None:
+                grid = np.arange(256, dtype=np.float64)
+                chans = [np.interp(np.clip(t[..., c], 0, 1) * 255.0, grid, tone[:, 0, c]) for c in range(3)]
+                t = np.stack(chans, axis=-1) / 255.0
             if saturation != 1.0:
                 y = (t @ np.array([0.299, 0.587, 0.114]))[..., None]
                 t = y + saturation * (t - y)
             table = np.clip(t, 0.0, 1.0).astype(np.float32)
-            v = CubeLUT(table, self.domain_min, self.domain_max, self.title, self.source)
+            v = CubeLUT(table, base.domain_min, base.domain_max, self.title, self.source)
             self._variants[key] = v
         return v
+
+    def resampled(self, size: int) -> CubeLUT:
+        """The same LUT on a ``size``³ grid (trilinear, i.e. exactly what :meth:`apply` computes)."""
+        n = self.size
+        c = np.linspace(0.0, n - 1, size)
+        i0 = np.minimum(np.floor(c).astype(np.int64), n - 2)
+        w = (c - i0)[:, None, None, None]
+        t = self.table.astype(np.float64)
+        t = t[i0] * (1 - w) + t[i0 + 1] * w  # along b
+        w = w.reshape(1, size, 1, 1)
+        t = t[:, i0] * (1 - w) + t[:, i0 + 1] * w  # along g
+        w = w.reshape(1, 1, size, 1)
+        t = t[:, :, i0] * (1 - w) + t[:, :, i0 + 1] * w  # along r
+        return CubeLUT(t.astype(np.float32), self.domain_min, self.domain_max, self.title, self.source)
 
     # -- reading and writing -----------------------------------------------------------------
     @classmethod
@@ -302,26 +324,29 @@ def apply_saturation(rgb: np.ndarray, saturation: float) -> np.ndarray:
 
 
 def apply_grade(rgb: np.ndarray, grade: Grade, lut: CubeLUT | None) -> tuple[np.ndarray, list[str]]:
-    """LUT (with strength) → curves + warmth → saturation. Returns the image and what was applied."""
+    """LUT (with strength) → curves + warmth → saturation. Returns the image and what was applied.
+
+    With a LUT, every step is baked into one cached LUT variant and the image is touched once.
+    """
     applied: list[str] = []
-    out = rgb
     tone = channel_luts(grade.curves, grade.warmth)
-    saturation_done = False
-    if lut is not None and grade.lut_strength > 0:
-        if tone is None and abs(grade.saturation - 1.0) > 1e-6:
-            out = lut.variant(grade.lut_strength, grade.saturation).apply(out)
-            saturation_done = True
-        else:
-            out = lut.variant(grade.lut_strength).apply(out)
+    saturate = abs(grade.saturation - 1.0) > 1e-6
+    use_lut = lut is not None and grade.lut_strength > 0
+    if use_lut:
         applied.append(f"lut:{grade.lut}@{grade.lut_strength:g}")
     if tone is not None:
-        out = cv2.LUT(out, tone)
         if grade.curves is not None:
             applied.append("curves")
         if grade.warmth:
             applied.append(f"warmth:{grade.warmth:+g}")
-    if abs(grade.saturation - 1.0) > 1e-6:
-        if not saturation_done:
-            out = apply_saturation(out, grade.saturation)
+    if saturate:
         applied.append(f"saturation:{grade.saturation:g}")
+    if use_lut:
+        assert lut is not None
+        return lut.variant(grade.lut_strength, grade.saturation, tone).apply(rgb), applied
+    out = rgb
+    if tone is not None:
+        out = cv2.LUT(out, tone)
+    if saturate:
+        out = apply_saturation(out, grade.saturation)
     return out, applied

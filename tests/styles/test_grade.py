@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -180,3 +181,22 @@ def test_baked_strength_and_saturation_match_separate_passes(astronaut: np.ndarr
     diff = np.abs(baked.astype(int) - separate)
     assert diff.mean() < 0.6 and np.percentile(diff, 99.9) <= 3
     assert lut.variant(0.6, 1.3) is lut.variant(0.6, 1.3)
+
+
+def test_baked_curves_and_warmth_match_separate_passes(astronaut: np.ndarray) -> None:
+    lut = CubeLUT.from_file(BUNDLED_LUTS / "vivid_pop.cube")
+    curves = Curves(master=[(0, 10), (128, 140), (255, 245)], b=[(0, 0), (255, 230)])
+    grade = Grade(lut="vivid_pop", lut_strength=0.8, curves=curves, warmth=0.3, saturation=0.9)
+    baked, applied = apply_grade(astronaut, grade, lut)
+    assert applied == ["lut:vivid_pop@0.8", "curves", "warmth:+0.3", "saturation:0.9"]
+    tone = channel_luts(curves, 0.3)
+    separate = apply_saturation(cv2.LUT(lut.apply(astronaut, 0.8), tone), 0.9).astype(int)
+    diff = np.abs(baked.astype(int) - separate)
+    assert diff.mean() < 0.8 and np.percentile(diff, 99.9) <= 4
+
+
+def test_resampled_lut_is_the_same_function(coffee: np.ndarray) -> None:
+    lut = CubeLUT.from_file(BUNDLED_LUTS / "night_teal.cube")
+    big = lut.resampled(33)
+    assert big.size == 33
+    assert np.abs(big.apply(coffee).astype(int) - lut.apply(coffee)).max() <= 1
