@@ -83,6 +83,23 @@ class Renderer:
         """(w, h) in pixels of the style's film image area at this renderer's dpi."""
         return self.layout(style).area_size
 
+    def warm_up(self, styles: Sequence[str] | None = None) -> dict[str, float]:
+        """Render every style once on a grey frame; returns milliseconds per style.
+
+        Why: the first render of a style builds its LUT atlas and variant, the vignette mask, the
+        grain texture and the font (tens of milliseconds each). The daemon calls this at start-up
+        so the first guest of the evening does not pay for it.
+        """
+        spent: dict[str, float] = {}
+        for name in styles if styles is not None else self.book.names():
+            w, h = self.area_size(name)
+            t = time.perf_counter()
+            grey = np.full((h, w, 3), 118, np.uint8)
+            alpha = np.zeros((h, w), np.float32)
+            self.render(grey, alpha, name, "warm-up", seed=0)
+            spent[name] = round((time.perf_counter() - t) * 1000.0, 1)
+        return spent
+
     def crop_to_area(
         self, rgb: np.ndarray, style: str | StyleSpec, faces: Sequence[Face] | None = None
     ) -> tuple[np.ndarray, AreaTransform]:

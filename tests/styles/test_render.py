@@ -113,3 +113,8 @@ def test_renderer_tolerates_an_uncropped_input(renderer: Renderer, coffee: np.nd
     card, info = renderer.render(coffee, alpha, StyleSpec(grade=Grade(saturation=0.5)), "", seed=0)
     assert info["area_size"] == list(renderer.area_size("classic"))
     assert card.shape[:2] == (1016, 638)
+
+
+def test_warm_up_renders_every_style(renderer: Renderer) -> None:
+    spent = renderer.warm_up()
+    assert set(spent) == set(renderer.book.names()) and all(v > 0 for v in spent.values())
