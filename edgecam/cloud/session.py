@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -53,6 +54,17 @@ def read_password(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str
         return path.read_text(encoding="utf-8").strip("\r\n")
     except OSError as e:
         raise ConfigError(f"mqtt.password_file: cannot read {path}: {e.strerror}") from None
+
+
+def _no_delay(client: mqtt.Client) -> None:
+    """Disable Nagle: paho leaves it on, and small replies then wait ~40 ms for a delayed ACK (measured:
+    a loopback command round trip drops from ~88 ms to ~1 ms)."""
+    sock = client.socket()
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
 
 
 def _routing_filter(topic_filter: str) -> str:
@@ -204,6 +216,7 @@ class MqttSession:
             log.warning("MQTT connect to %s:%s refused: %s", self.cfg.host, self.cfg.port, reason)
             return
         self.connects += 1
+        _no_delay(client)
         with self._lock:
             subs = list(self._subs.items())
         if subs:
