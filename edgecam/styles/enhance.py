@@ -58,8 +58,14 @@ _LEVELS = np.arange(256, dtype=np.float64) / 255.0
 _IDENTITY = np.arange(256, dtype=np.uint8)
 
 
-def _contrast_curve(st: dict[str, float], mode: str) -> tuple[np.ndarray | None, list[str]]:
-    """The percentile-stretch LUT for these statistics, or None when "auto" decides against it."""
+def _contrast_curve(
+    st: dict[str, float], mode: str, keep_blacks: bool = False
+) -> tuple[np.ndarray | None, list[str]]:
+    """The percentile-stretch LUT for these statistics, or None when "auto" decides against it.
+
+    ``keep_blacks`` stretches only the white point: after a low-light lift, pulling the black
+    point back down would undo the lift the guest needed.
+    """
     if mode == "off":
         return None, []
     span = st["p99"] - st["p1"]
@@ -70,6 +76,8 @@ def _contrast_curve(st: dict[str, float], mode: str) -> tuple[np.ndarray | None,
         mid = (hi + lo) / 2.0
         lo, hi = mid - 0.5 / MAX_STRETCH_GAIN, mid + 0.5 / MAX_STRETCH_GAIN
     lo, hi = max(0.0, lo), min(1.0, hi)
+    if keep_blacks:
+        lo = 0.0
     if hi - lo >= 0.999:
         return None, ([f"auto_contrast ({mode}: range already full)"] if mode == "on" else [])
     lut = np.clip(np.rint((_LEVELS - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
@@ -134,7 +142,7 @@ def enhance(rgb: np.ndarray, spec: Enhance) -> tuple[np.ndarray, list[str]]:
     lift, reasons = _low_light_curve(st, spec.low_light)
     if lift is not None:
         st = _mapped_stats(st, lift)
-    stretch, more = _contrast_curve(st, spec.auto_contrast)
+    stretch, more = _contrast_curve(st, spec.auto_contrast, keep_blacks=lift is not None)
     if lift is None and stretch is None:
         return rgb, reasons + more
     curve = (lift if lift is not None else _IDENTITY)

@@ -35,3 +35,11 @@ def test_off_never_changes_and_on_always_reports(coffee: np.ndarray) -> None:
     assert out is dark and reasons == []
     _, reasons = low_light(coffee, "on")
     assert reasons and reasons[0].startswith("low_light (on")
+
+
+def test_contrast_after_a_lift_keeps_the_lifted_shadows(astronaut: np.ndarray) -> None:
+    dark = (astronaut.astype(np.float32) * 0.25).astype(np.uint8)
+    lifted, _ = low_light(dark, "on")
+    both, reasons = enhance(dark, Enhance(low_light="on", auto_contrast="on"))
+    assert [r.split(" ")[0] for r in reasons] == ["low_light", "auto_contrast"]
+    assert image_stats(both)["mean_luma"] >= image_stats(lifted)["mean_luma"] - 0.01
