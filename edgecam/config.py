@@ -250,6 +250,9 @@ class Config(Section):
             out.models.dir = fix(out.models.dir)
         if out.styles.luts_dir is not None:
             out.styles.luts_dir = fix(out.styles.luts_dir)
+        for spec in out.styles.presets.values():
+            if spec.background.image is not None:
+                spec.background.image = fix(spec.background.image)
         if out.mqtt.password_file is not None and not str(out.mqtt.password_file).startswith("credential:"):
             out.mqtt.password_file = fix(out.mqtt.password_file)
         return out

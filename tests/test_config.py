@@ -87,3 +87,10 @@ def test_config_check_cli_exit_codes(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "device_id: kiosk" in r.stdout
+
+
+def test_style_background_image_is_relative_to_the_config(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("styles:\n  presets:\n    beach:\n      background: {mode: image, image: bg/beach.jpg}\n")
+    cfg = load_config(f, environ={})
+    assert cfg.styles.presets["beach"].background.image == tmp_path / "bg" / "beach.jpg"
