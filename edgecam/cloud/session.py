@@ -109,11 +109,14 @@ class MqttSession:
         self._acked: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        self._ready = threading.Event()  # connected AND our subscriptions acknowledged
+        self._sub_mid: int | None = None
         self._started = False
         self.connects = 0
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_unrouted
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -135,6 +138,7 @@ class MqttSession:
             return
         self._started = False
         self._connected.clear()  # a deliberate disconnect is not worth a warning
+        self._ready.clear()
         try:
             self._client.disconnect()
         finally:
@@ -146,7 +150,8 @@ class MqttSession:
         return self._connected.is_set()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """Wait until connected and the broker acknowledged our subscriptions (nothing sent to us is lost)."""
+        return self._ready.wait(timeout)
 
     # --- subscriptions and hooks -----------------------------------------------------------------
     def on_connect(self, hook: ConnectHook) -> None:
@@ -220,7 +225,9 @@ class MqttSession:
         with self._lock:
             subs = list(self._subs.items())
         if subs:
-            client.subscribe(subs)
+            self._sub_mid = client.subscribe(subs)[1]
+        else:
+            self._ready.set()
         session_present = bool(getattr(flags, "session_present", False))
         log.info("MQTT connected to %s:%s as %s (session present: %s)", self.cfg.host, self.cfg.port,
                  self.client_id, session_present)
@@ -235,6 +242,11 @@ class MqttSession:
         if self._connected.is_set():
             log.warning("MQTT disconnected: %s (reconnecting with backoff)", reason)
         self._connected.clear()
+        self._ready.clear()
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, _codes: Any, _p: Any) -> None:
+        if mid == self._sub_mid:
+            self._ready.set()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
         with self._lock:
