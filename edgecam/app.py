@@ -86,6 +86,7 @@ class App:
         self.ledger: RequestLedger | None = None
         self.dispatcher = Dispatcher(allow=None)
         self.extra_services: list[Service] = []
+        self.outbox: Any = None  # set by the cloud wiring (edgecam.cloud.wiring.OutboxService)
         self.mode = "stopped"
         self.current_style = cfg.styles.default
         self.shots = 0
@@ -177,6 +178,7 @@ class App:
             "shots": self.shots,
             "last_scene": (self.last_shot or {}).get("scene"),
             "last_shot_ms": (self.last_shot or {}).get("timings_ms", {}).get("total"),
+            "outbox_depth": self.outbox.depth() if self.outbox is not None else 0,
         }
 
     # the shot --------------------------------------------------------------------------------
@@ -274,10 +276,9 @@ class App:
         return {"reloaded": ["styles", "printer"], "restart_needed_for": changed}
 
     def _cmd_outbox_status(self, a: NoArgs, src: str) -> dict[str, Any]:
-        outbox = getattr(self, "outbox", None)
-        if outbox is None:
+        if self.outbox is None:
             return {"enabled": False, "depth": 0}
-        return {"enabled": True, **outbox.stats()}
+        return {"mqtt": self.cfg.mqtt.enabled, "depth": self.outbox.depth(), "counts": self.outbox.counts()}
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stopped (or the timeout); the CLI's ``run`` sits here."""

@@ -66,6 +66,9 @@ class CaptureLoop:
 
     def stop(self) -> None:
         self._stop.set()
+        interrupt = getattr(self._camera, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

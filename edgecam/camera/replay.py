@@ -7,6 +7,7 @@ capture loop, watchdog and shot pipeline as a hardware camera.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def load_photo(path: Path, index: int = 0) -> Frame:
 class ReplayCamera:
     """Frames from image files (one per tick) or from a video file."""
 
-    def __init__(self, source: str, fps: float = 5.0, loop: bool = True, pace: bool = True) -> None:
+    def __init__(self, source: str, fps: float = 5.0, loop: bool = True, pace: bool = True,
+                 gate: threading.Semaphore | None = None) -> None:
         self.path = resolve_source(source)
         self.name = f"replay:{source}"
         self.fps = fps
@@ -69,6 +71,10 @@ class ReplayCamera:
         self._pos = 0
         self._index = 0
         self._next_t = 0.0
+        # With a gate, each frame waits for one release(): a simulated shutter that shoots every
+        # photo exactly once, however long a shot takes (the demo and reproducible benchmarks).
+        self.gate = gate
+        self._interrupted = threading.Event()
 
     def open(self) -> None:
         if self.path.is_dir():
@@ -98,7 +104,15 @@ class ReplayCamera:
             time.sleep(self._next_t - now)
         self._next_t = max(self._next_t + 1.0 / self.fps, time.monotonic() - 1.0 / self.fps)
 
+    def interrupt(self) -> None:
+        """Unblock a read waiting on the gate (the capture loop calls this when it stops)."""
+        self._interrupted.set()
+
     def read(self) -> Frame | None:
+        if self.gate is not None:
+            while not self.gate.acquire(timeout=0.05):
+                if self._interrupted.is_set():
+                    return None
         self._wait_tick()
         if self._video is not None:
             ok, bgr = self._video.read()

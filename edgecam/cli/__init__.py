@@ -74,9 +74,9 @@ def _print_summary_row(s: dict[str, Any], file: Any = sys.stdout) -> None:
 
 # commands ----------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The embedded default: the daemon with a replay camera over the bundled photos, one shot each."""
-    from edgecam.app import App
-    from edgecam.camera.replay import list_images, resolve_source
+    """The embedded default: the daemon with a replay camera over the bundled photos; a simulated
+    shutter releases one frame at a time and shoots it, so every photo is taken exactly once."""
+    from edgecam.camera.replay import ReplayCamera, list_images, resolve_source
 
     cfg = _load(args)
     cfg.output.dir = Path(args.out).resolve()
@@ -85,14 +85,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg.camera.source = args.source
     cfg.camera.kind = "replay"
     cfg.camera.loop = False
-    n = len(list_images(resolve_source(cfg.camera.source))) if resolve_source(cfg.camera.source).is_dir() else None
-    app = App(cfg, Path(args.config) if args.config else None)
+    cfg.camera.stall_timeout_s = 3600  # frames come only when the simulated shutter asks for one
+    src = resolve_source(cfg.camera.source)
+    n = len(list_images(src)) if src.is_dir() else None
+    gate = threading.Semaphore(0)
+    app = _make_app(cfg, args, camera_factory=lambda: ReplayCamera(cfg.camera.source, fps=cfg.camera.fps,
+                                                                     loop=False, pace=False, gate=gate))
     print(f"edgecam demo: replaying {n if n is not None else 'a video of'} photos from {cfg.camera.source!r} "
           f"into {cfg.output.dir}")
     results = []
     with app:
         last = -1
         while True:
+            gate.release()  # the simulated shutter: let exactly one frame through, then shoot it
             frame = app.capture.wait_for(last, timeout=30)
             if frame is None:
                 break
@@ -106,22 +111,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"shot failed: {reply.error['message'] if reply.error else '?'}", file=sys.stderr)
             if args.limit and len(results) >= args.limit:
                 break
+        depth = app.outbox.depth() if app.outbox is not None else 0
     if not results:
         print("no photos were taken", file=sys.stderr)
         return 1
     totals = sorted(r["timings_ms"]["total"] for r in results)
-    print(f"{len(results)} instant photos in {cfg.output.dir} (median shot {totals[len(totals) // 2]:.0f} ms)")
+    print(f"{len(results)} instant photos in {cfg.output.dir} (median shot {totals[len(totals) // 2]:.0f} ms); "
+          f"{depth} cloud job(s) waiting in the outbox (no broker configured)")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The daemon: camera, triggers (keyboard, GPIO), MQTT; until SIGTERM/SIGINT or 'quit'."""
-    from edgecam.app import App
     from edgecam.triggers.keyboard import KeyboardTrigger
 
     cfg = _load(args)
     _setup_logging(cfg.logging.level, cfg.logging.json_format)
-    app = App(cfg, Path(args.config) if args.config else None)
+    app = _make_app(cfg, args)
 
     def show(reply: Any) -> None:
         if reply.ok and reply.command == "shutter":
@@ -135,7 +141,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         from edgecam.triggers.gpio import GpioTrigger
 
         app.add_service(GpioTrigger(cfg.triggers.gpio, app.dispatcher, app.events, on_reply=show))
-    _add_cloud_services(app)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -151,17 +156,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_cloud_services(app: Any) -> None:
-    """MQTT bridge and outbox, when the cloud package provides them and the config enables them."""
-    try:
-        wire = importlib.import_module("edgecam.cloud.wiring").wire
-    except ImportError:
-        return
+def _make_app(cfg: Any, args: argparse.Namespace, use_camera: bool = True, camera_factory: Any = None) -> Any:
+    """The App with its cloud side (outbox always, MQTT bridge when enabled), as every command uses it."""
+    from edgecam.app import App
+    from edgecam.cloud.wiring import wire
+
+    app = App(cfg, Path(args.config) if args.config else None, use_camera=use_camera,
+              camera_factory=camera_factory)
     wire(app)
+    return app
 
 
 def cmd_shoot(args: argparse.Namespace) -> int:
-    from edgecam.app import App
     from edgecam.camera.replay import load_photo
 
     cfg = _load(args)
@@ -169,7 +175,7 @@ def cmd_shoot(args: argparse.Namespace) -> int:
         cfg.output.dir = Path(args.out).resolve()
         cfg.outbox.path = cfg.output.dir / "outbox.sqlite"
     frame = load_photo(Path(args.input)) if args.input else None
-    with App(cfg, Path(args.config) if args.config else None, use_camera=frame is None) as app:
+    with _make_app(cfg, args, use_camera=frame is None) as app:
         if args.style:
             app.book.get(args.style)
         result = app.shoot_frame(frame, args.style, args.copies, "cli") if frame is not None \
@@ -186,7 +192,6 @@ def cmd_shoot(args: argparse.Namespace) -> int:
 def cmd_process(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgecam.app import App
     from edgecam.camera.replay import IMAGE_SUFFIXES, load_photo
 
     cfg = _load(args)
@@ -197,7 +202,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         p = Path(name)
         inputs.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p])
     failed = 0
-    with App(cfg, Path(args.config) if args.config else None, use_camera=False) as app:
+    with _make_app(cfg, args, use_camera=False) as app:
         if args.style:
             app.book.get(args.style)
         bar = tqdm(inputs, unit="photo", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr)
