@@ -803,6 +803,9 @@ def export_lite0(torch_py: Path, pth: bytes, work: Path) -> tuple[bytes, bytes, 
     model = onnx.load(str(raw))
     fold_constants(model)
     n_pads = fold_pads(model)
+    for out in model.graph.output:  # batch of one, like the input (the exporter leaves a symbolic dim)
+        out.type.tensor_type.shape.dim[0].Clear()
+        out.type.tensor_type.shape.dim[0].dim_value = 1
     fp32 = canonicalize(model, reorder=False).SerializeToString(deterministic=True)
     sess = ort_session(fp32)
     max_diff = 0.0
@@ -878,7 +881,16 @@ def io_spec(data: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         dtype = onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name
         return {"name": v.name, "shape": dims, "dtype": dtype}
 
-    return [spec(v) for v in model.graph.input if v.name not in inits], [spec(v) for v in model.graph.output]
+    ins = [spec(v) for v in model.graph.input if v.name not in inits]
+    outs = [spec(v) for v in model.graph.output]
+    if all(d is not None for i in ins for d in i["shape"]):  # static input: record the real output shapes
+        import numpy as np
+
+        sess = ort_session(data)
+        feed = {i["name"]: np.zeros(i["shape"], dtype=i["dtype"]) for i in ins}
+        for o, value in zip(outs, sess.run([o["name"] for o in outs], feed), strict=True):
+            o["shape"] = list(value.shape)
+    return ins, outs
 
 
 def tflite_io(data: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
