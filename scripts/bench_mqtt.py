@@ -148,6 +148,56 @@ def bench_jobs(port: int, work: Path, n: int, size: int, workers: int) -> float:
     return n / dt
 
 
+def bench_daemon_shutter(port: int, work: Path, n: int) -> dict[str, list[float]]:
+    """The real daemon (replay camera, real models, store): local dispatcher shutter latency vs an MQTT
+    ``cmd/shutter`` until its ``event/shot`` arrives at a subscriber, alternating so both see the same load."""
+    from edgecam.app import App
+    from edgecam.cloud.wiring import wire
+    from edgecam.config import load_config
+
+    cfg = load_config(environ={})
+    cfg.output.dir = work / "photos"
+    cfg.outbox.path = work / "photos" / "outbox.sqlite"
+    cfg.output.min_free_mb = 0
+    cfg.camera.fps = 30
+    cfg.device_id = "benchd"
+    cfg.mqtt = MqttConfig(enabled=True, port=port, homeassistant={"enabled": False})
+    app = App(cfg)
+    wire(app)
+    app.start()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-daemon-client", protocol=mqtt.MQTTv5)
+    got = threading.Event()
+    c.on_message = lambda *_: got.set()
+    c.connect("127.0.0.1", port)
+    c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.loop_start()
+    c.subscribe("edgecam/benchd/event/shot", 1)
+    time.sleep(1.0)
+    local: list[float] = []
+    remote: list[float] = []
+    try:
+        for _ in range(3):  # warm-up
+            app.dispatcher.dispatch("shutter", {}, source="bench")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = app.dispatcher.dispatch("shutter", {}, source="bench")
+            local.append((time.perf_counter() - t0) * 1000)
+            assert r.ok, r.error
+            time.sleep(0.05)
+            got.clear()
+            t0 = time.perf_counter()
+            c.publish("edgecam/benchd/cmd/shutter", b"{}", qos=1)
+            if not got.wait(30):
+                raise SystemExit("no event/shot after an MQTT shutter")
+            remote.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.05)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+        app.stop()
+    return {"local shutter (dispatcher)": local, "mqtt shutter -> event/shot": remote}
+
+
 def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[int(q) - 1] if len(xs) > 1 else xs[0]
 
@@ -157,6 +207,7 @@ def main() -> int:
     ap.add_argument("--commands", type=int, default=300)
     ap.add_argument("--jobs", type=int, default=500)
     ap.add_argument("--job-bytes", type=int, default=20_000)
+    ap.add_argument("--shots", type=int, default=30, help="real-daemon shots per path (local, MQTT)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,12 +216,14 @@ def main() -> int:
         try:
             lat = bench_commands(port, work / "cmd", args.commands)
             tput = {k: bench_jobs(port, work / f"jobs{k}", args.jobs, args.job_bytes, k) for k in (1, 2)}
+            shots = bench_daemon_shutter(port, work / "daemon", args.shots) if args.shots else {}
         finally:
             proc.terminate()
             proc.wait(10)
     rows = {f"{k} round-trip (ms)": (pct(v, 50), pct(v, 95)) for k, v in lat.items()}
     if args.json:
-        print(json.dumps({"latency_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in lat.items()},
+        every = {**lat, **shots}
+        print(json.dumps({"latency_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in every.items()},
                           "jobs_per_s": tput}))
         return 0
     print(f"{'metric':34} {'p50':>9} {'p95':>9}")
@@ -179,6 +232,14 @@ def main() -> int:
     print(f"{'metric':34} {'jobs/s':>9}")
     for k, v in tput.items():
         print(f"{f'outbox throughput, {k} worker(s)':34} {v:9.1f}   ({args.jobs} archive jobs of {args.job_bytes} B)")
+    if shots:
+        print(f"\nreal daemon, {args.shots} shots each, alternating")
+        print(f"{'metric':34} {'p50':>9} {'p95':>9}")
+        for k, v in shots.items():
+            print(f"{k + ' (ms)':34} {pct(v, 50):9.1f} {pct(v, 95):9.1f}")
+        vals = list(shots.values())
+        ratio = statistics.median(vals[1]) / statistics.median(vals[0])
+        print(f"MQTT / local shot latency (p50): {ratio:.2f}x (target <= 1.5x)")
     return 0
 
 
