@@ -33,10 +33,12 @@ from edgecam.vision.faces import FaceDetector  # noqa: E402
 from edgecam.vision.imageio import to_rgb8  # noqa: E402
 from edgecam.vision.registry import ModelRegistry, default_models_dir, sha256_file  # noqa: E402
 from edgecam.vision.runtime import open_session  # noqa: E402
-from edgecam.vision.scene import SceneFeatures, SceneHead, feature_names  # noqa: E402
+from edgecam.vision.scene import GROUP_NAMES, STAT_NAMES, SceneFeatures, SceneHead, feature_names  # noqa: E402
+from edgecam.vision.stack import load_sample  # noqa: E402
 from edgecam.vision.types import SCENE_LABELS  # noqa: E402
 
 SPLIT_SEED = "edgecam-scene-split-v1"
+FINGERPRINT_SAMPLE = "coffee.jpg"
 EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-fraction", type=float, default=0.6)
     ap.add_argument("--no-flip", action="store_true", help="do not add mirrored training photos")
     ap.add_argument("--C", type=float, default=None, help="inverse regularisation (default: chosen by 5-fold CV)")
+    ap.add_argument("--hand-weight", type=float, default=None,
+                    help="weight of the hand-made features vs one embedding dimension (default: chosen by CV)")
+    ap.add_argument("--cache", type=Path, default=None, help="reuse/store extracted features in this .npz")
     args = ap.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -106,44 +111,62 @@ def main(argv: list[str] | None = None) -> int:
     face_det, feats, reg = build_extractor(models, vision)
 
     t0 = time.perf_counter()
-    x, y = [], []
-    for rel in train:
-        rgb = load_rgb(args.dir / rel)
-        views = [rgb] if args.no_flip else [rgb, np.ascontiguousarray(rgb[:, ::-1])]
-        for v in views:
-            vec, _ = feats.compute(v, face_det.detect(v))
-            x.append(vec)
-            y.append(SCENE_LABELS.index(label_of[rel]))
-    xa, ya = np.stack(x).astype(np.float64), np.array(y)
+    key = f"{cls_key(feats)}|{'noflip' if args.no_flip else 'flip'}|{','.join(train)}"
+    if args.cache and args.cache.exists() and str(np.load(args.cache)["key"]) == key:
+        xa, ya = np.load(args.cache)["x"], np.load(args.cache)["y"]
+    else:
+        x, y = [], []
+        for rel in train:
+            rgb = load_rgb(args.dir / rel)
+            views = [rgb] if args.no_flip else [rgb, np.ascontiguousarray(rgb[:, ::-1])]
+            for v in views:
+                vec, _ = feats.compute(v, face_det.detect(v))
+                x.append(vec)
+                y.append(SCENE_LABELS.index(label_of[rel]))
+        xa, ya = np.stack(x).astype(np.float64), np.array(y)
+        if args.cache:
+            np.savez(args.cache, x=xa, y=ya, key=key)
+    n_hand = len(STAT_NAMES) + len(GROUP_NAMES)
     print(f"features: {len(train)} train photos ({len(xa)} views), {len(test)} held out, "
           f"{xa.shape[1]} features, {time.perf_counter() - t0:.1f} s")
-    mean, std = xa.mean(axis=0), xa.std(axis=0) + 1e-6
-    z = (xa - mean) / std
-    c = args.C
-    if c is None:
+    mean, std0 = xa.mean(axis=0), xa.std(axis=0)
+    std0[std0 < 1e-4] = 1.0  # constant in the training set: leave unscaled instead of dividing by ~0
+
+    def scaled_std(hand_weight: float) -> np.ndarray:
+        # dividing by a smaller std scales a feature up = weaker L2 penalty on it (no runtime change)
+        s = std0.copy()
+        s[-n_hand:] /= hand_weight
+        return s
+
+    c, hw = args.C, args.hand_weight
+    if c is None or hw is None:
         # CV on the train part only; with flips, both views of a photo must fall in the same fold
         groups = np.repeat(np.arange(len(train)), 1 if args.no_flip else 2)
-        best = (-1.0, 1.0)
-        for cand in (0.003, 0.01, 0.03, 0.1):
-            cv = StratifiedKFold(5, shuffle=True, random_state=0)
-            uniq_y = ya[:: 1 if args.no_flip else 2]
-            scores = []
-            for tr, te in cv.split(np.zeros(len(uniq_y)), uniq_y):
-                tr_m, te_m = np.isin(groups, tr), np.isin(groups, te)
-                m = LogisticRegression(C=cand, max_iter=3000).fit(z[tr_m], ya[tr_m])
-                pred = m.predict(z[te_m])
-                per = [np.mean(pred[ya[te_m] == k] == k) for k in np.unique(ya[te_m])]
-                scores.append(np.mean(per))
-            s = float(np.mean(scores))
-            print(f"  C={cand:<6} CV macro accuracy {s:.3f}")
-            if s > best[0]:
-                best = (s, cand)
-        c = best[1]
+        uniq_y = ya[:: 1 if args.no_flip else 2]
+        best = (-1.0, 1.0, 1.0)
+        for cand_hw in ([hw] if hw is not None else [1.0, 3.0, 10.0]):
+            z = (xa - mean) / scaled_std(cand_hw)
+            for cand in ([c] if c is not None else [0.003, 0.01, 0.03]):
+                cv = StratifiedKFold(5, shuffle=True, random_state=0)
+                scores = []
+                for tr, te in cv.split(np.zeros(len(uniq_y)), uniq_y):
+                    tr_m, te_m = np.isin(groups, tr), np.isin(groups, te)
+                    m = LogisticRegression(C=cand, max_iter=3000).fit(z[tr_m], ya[tr_m])
+                    pred = m.predict(z[te_m])
+                    per = [np.mean(pred[ya[te_m] == k] == k) for k in np.unique(ya[te_m])]
+                    scores.append(np.mean(per))
+                sc = float(np.mean(scores))
+                print(f"  C={cand:<6} hand weight {cand_hw:<4} CV macro accuracy {sc:.3f}", flush=True)
+                if sc > best[0]:
+                    best = (sc, cand, cand_hw)
+        _, c, hw = best
+    std = scaled_std(hw)
+    z = (xa - mean) / std
     model = LogisticRegression(C=c, max_iter=5000).fit(z, ya)
     cls_file = feats.classifier.file
     head = SceneHead(
         labels=SCENE_LABELS,
-        feature_names=feature_names(xa.shape[1] - 10),
+        feature_names=feature_names(xa.shape[1] - len(STAT_NAMES) - len(GROUP_NAMES)),
         mean=mean.astype(np.float32),
         std=std.astype(np.float32),
         weights=model.coef_.astype(np.float32),
@@ -153,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             "trained_by": "scripts/train_scene_head.py",
             "dataset": args.dir.name,
             "C": c,
+            "hand_weight": hw,
             "flip_augment": not args.no_flip,
             "classifier": {"file": cls_file.path.name, "sha256": cls_file.sha256, "precision": cls_file.precision},
             "features": {"analysis_long_edge": vision.analysis_long_edge, "text_long_edge": vision.text_long_edge,
@@ -160,11 +184,19 @@ def main(argv: list[str] | None = None) -> int:
             "split": {"seed": SPLIT_SEED, "train_fraction": args.train_fraction, "train": train, "test": test},
         },
     )
+    # fingerprint: the head's scores on a bundled photo, re-checked at start-up (edgecam/vision/stack.py)
+    fp_rgb = load_sample(FINGERPRINT_SAMPLE)
+    fp_scores = head.predict(feats.compute(fp_rgb, face_det.detect(fp_rgb))[0])
+    head.meta["fingerprint"] = {"sample": FINGERPRINT_SAMPLE, "scores": [round(float(v), 5) for v in fp_scores]}
     out = reg.dir / args.out
     out.write_text(head.to_json() + "\n", encoding="utf-8")
     merge_manifest(reg.manifest_path, out)
-    print(f"wrote {out} ({out.stat().st_size} bytes), C={c}; manifest entry 'scene_head' updated")
+    print(f"wrote {out} ({out.stat().st_size} bytes), C={c}, hand weight {hw}; manifest entry 'scene_head' updated")
     return 0
+
+
+def cls_key(feats: SceneFeatures) -> str:
+    return f"{feats.classifier.file.sha256}|{feats.text is not None}|{feats.analysis_long_edge}|{feats.text_long_edge}"
 
 
 def merge_manifest(manifest_path: Path, head_path: Path) -> None:

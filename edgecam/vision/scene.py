@@ -25,6 +25,8 @@ from edgecam.vision.types import SCENE_LABELS, Face, SceneResult
 
 STAT_NAMES = (
     "faces_log",
+    "one_face",
+    "several_faces",
     "face_area",
     "largest_face",
     "luma_mean",
@@ -35,6 +37,20 @@ STAT_NAMES = (
     "edge_density",
     "text_coverage",
 )
+
+# ImageNet class groups (standard 1000-class order). Their summed probabilities are compact,
+# non-linear cues the linear head cannot derive from the embedding with only ~100 training photos.
+IMAGENET_GROUPS: dict[str, tuple[int, ...]] = {
+    "animal": tuple(range(0, 398)),
+    "dog": tuple(range(151, 269)),
+    "cat": tuple(range(281, 294)),
+    "food": (*range(923, 970), 809),
+    "nature": tuple(range(970, 981)),
+    "document": (446, 549, 916, 917, 918, 921, 922),
+    "building": (483, 497, 498, 538, 624, 663, 668, 698, 718, 821, 839, 873, 900, 919, 920),
+    "furniture": (453, 526, 532, 548, 559, 564, 598, 750, 762, 765, 789, 831, 894, 905),
+}
+GROUP_NAMES = tuple(f"imagenet_{g}" for g in IMAGENET_GROUPS)
 
 
 def image_stats(rgb: np.ndarray, faces: Sequence[Face], text_prob: np.ndarray | None) -> dict[str, float]:
@@ -47,6 +63,9 @@ def image_stats(rgb: np.ndarray, faces: Sequence[Face], text_prob: np.ndarray | 
     edges = cv2.Canny(gray, 80, 160)
     return {
         "faces_log": float(np.log1p(len(faces))),
+        # portrait vs group hinges on the count; explicit indicators are easier for a linear head
+        "one_face": float(len(faces) == 1),
+        "several_faces": float(len(faces) >= 2),
         "face_area": float(min(1.0, sum(face_areas))),
         "largest_face": float(max(face_areas, default=0.0)),
         "luma_mean": float(gray.mean()) / 255.0,
@@ -91,6 +110,9 @@ class SceneHead:
         n = len(head.feature_names)
         if head.weights.shape != (len(head.labels), n) or head.mean.shape != (n,) or head.std.shape != (n,):
             raise ModelError(f"{path}: head arrays do not match {n} features × {len(head.labels)} labels")
+        arrays = (head.mean, head.std, head.weights, head.bias)
+        if not all(np.isfinite(a).all() for a in arrays) or (head.std <= 0).any():
+            raise ModelError(f"{path}: head has non-finite values or a non-positive std")
         return head
 
     def to_json(self) -> str:
@@ -98,10 +120,10 @@ class SceneHead:
         d.update(
             labels=list(self.labels),
             feature_names=list(self.feature_names),
-            mean=[round(float(v), 6) for v in self.mean],
-            std=[round(float(v), 6) for v in self.std],
-            weights=[[round(float(v), 5) for v in row] for row in self.weights],
-            bias=[round(float(v), 5) for v in self.bias],
+            mean=[float(f"{v:.6g}") for v in self.mean],
+            std=[float(f"{v:.6g}") for v in self.std],
+            weights=[[float(f"{v:.5g}") for v in row] for row in self.weights],
+            bias=[float(f"{v:.6g}") for v in self.bias],
         )
         return json.dumps(d, separators=(",", ":"))
 
@@ -159,17 +181,23 @@ class SceneFeatures:
         small_faces = [f.scaled(s, s) for f in faces]
         stats = image_stats(small, small_faces, self.text_probability(small))
         evidence: dict[str, Any] = {"stats": stats, "imagenet": []}
-        if logits is not None and self.imagenet_labels:
+        groups = np.zeros(len(IMAGENET_GROUPS), np.float32)
+        if logits is not None:
             p = np.exp(logits - logits.max())
             p /= p.sum()
-            top = np.argsort(-p)[:3]
-            evidence["imagenet"] = [(self.imagenet_labels[i], float(p[i])) for i in top]
-        vec = np.concatenate([feats.astype(np.float32), np.array([stats[k] for k in STAT_NAMES], np.float32)])
+            groups = np.array([p[list(idx)].sum() for idx in IMAGENET_GROUPS.values()], np.float32)
+            stats.update({n: float(v) for n, v in zip(GROUP_NAMES, groups, strict=True)})
+            if self.imagenet_labels:
+                top = np.argsort(-p)[:3]
+                evidence["imagenet"] = [(self.imagenet_labels[i], float(p[i])) for i in top]
+        vec = np.concatenate(
+            [feats.astype(np.float32), np.array([stats[k] for k in STAT_NAMES], np.float32), groups]
+        )
         return vec, evidence
 
 
 def feature_names(n_embedding: int) -> tuple[str, ...]:
-    return tuple(f"emb{i}" for i in range(n_embedding)) + STAT_NAMES
+    return tuple(f"emb{i}" for i in range(n_embedding)) + STAT_NAMES + GROUP_NAMES
 
 
 def reasons(label: str, evidence: Mapping[str, Any], n_faces: int) -> list[str]:

@@ -8,8 +8,10 @@ presses the button (and ``edgecam doctor`` can report it), instead of failing mi
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from edgecam.config import ModelChoice, ModelsConfig, VisionConfig
@@ -25,6 +27,47 @@ from edgecam.vision.types import Face, SceneResult
 __all__ = ["VisionStack", "studio_composite"]
 
 LABELS_FILE = "imagenet_labels.txt"
+FINGERPRINT_TOLERANCE = 0.05
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+
+
+def load_sample(name: str) -> np.ndarray:
+    """A bundled sample photo as RGB uint8."""
+    bgr = cv2.imread(str(SAMPLES_DIR / name), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ModelError(f"bundled sample {SAMPLES_DIR / name} is missing")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def check_head_fits(head: SceneHead, path: Path, features: SceneFeatures, faces: FaceDetector) -> None:
+    """Refuse a scene head whose features no longer match the configured classifier and settings.
+
+    Why a functional check rather than the classifier's sha256: int8 re-exports are not
+    byte-identical, yet equivalent. The head stores its scores on a bundled sample photo; if the
+    current models give different scores there (another precision, another classifier, other
+    feature settings), the head would silently be wrong, so start-up fails with what to do.
+    """
+    fp = head.meta.get("fingerprint")
+    want = head.meta.get("classifier", {})
+    got = features.classifier.file
+    if want and (want.get("file"), want.get("precision")) != (got.path.name, got.precision):
+        raise ModelError(
+            f"{path}: scene head was trained on {want.get('file')} ({want.get('precision')}), but the config "
+            f"uses {got.path.name} ({got.precision}); retrain with scripts/train_scene_head.py or change "
+            "models.classifier"
+        )
+    if not fp:
+        return
+    rgb = load_sample(fp["sample"])
+    probs = head.predict(features.compute(rgb, faces.detect(rgb))[0])
+    ref = np.asarray(fp["scores"], np.float32)
+    diff = float(np.abs(probs - ref).max())
+    if not diff <= FINGERPRINT_TOLERANCE:  # also catches NaN
+        raise ModelError(
+            f"{path}: scene head scores on {fp['sample']} differ by {diff:.3f} (> {FINGERPRINT_TOLERANCE}) from "
+            f"when it was trained (classifier sha256 {str(want.get('sha256'))[:12]}…, now {got.sha256[:12]}…); "
+            "the classifier or the scene settings changed: retrain with scripts/train_scene_head.py"
+        )
 
 
 class VisionStack:
@@ -69,29 +112,20 @@ class VisionStack:
             reg.verify(head_file)
         labels_file = reg.aux(LABELS_FILE) if LABELS_FILE in reg.manifest.get("aux_files", {}) else None
         head = SceneHead.load(head_file.path)
-        want = head.meta.get("classifier", {})
-        got_sess = sessions["classifier"]
-        if want and want.get("sha256") not in (None, got_sess.file.sha256):
-            raise ModelError(
-                f"{head_file.path}: scene head was trained on {want.get('file')} ({want.get('precision')}, "
-                f"sha256 {str(want.get('sha256'))[:12]}…), but the config uses {got_sess.file.path.name} "
-                f"({got_sess.file.precision}, sha256 {got_sess.file.sha256[:12]}…); "
-                "retrain with scripts/train_scene_head.py or change models.classifier"
-            )
         labels = labels_file.path.read_text(encoding="utf-8").splitlines() if labels_file else []
-        self._faces = FaceDetector(sessions["face_detection"], v.face_score_threshold, v.face_tiles)
-        self._scene = SceneClassifier(
-            SceneFeatures(
-                sessions["classifier"],
-                reg.preprocess(m.classifier.name),
-                labels,
-                sessions.get("text_detector"),
-                reg.preprocess(m.text_detector.name) if "text_detector" in sessions else None,
-                v.analysis_long_edge,
-                v.text_long_edge,
-            ),
-            head,
+        features = SceneFeatures(
+            sessions["classifier"],
+            reg.preprocess(m.classifier.name),
+            labels,
+            sessions.get("text_detector"),
+            reg.preprocess(m.text_detector.name) if "text_detector" in sessions else None,
+            v.analysis_long_edge,
+            v.text_long_edge,
         )
+        check_head_fits(head, head_file.path, features, FaceDetector(sessions["face_detection"],
+                                                                      v.face_score_threshold, v.face_tiles))
+        self._faces = FaceDetector(sessions["face_detection"], v.face_score_threshold, v.face_tiles)
+        self._scene = SceneClassifier(features, head)
         self._matter = PortraitMatter(
             sessions["segmentation"],
             refine=v.matte_refine,
