@@ -208,15 +208,15 @@ class App:
             self.events.publish("error", source="shot", message=str(e), trigger=source)
             raise
         self.shots += 1
-        summary = result.summary()
-        summary["trigger"] = source
+        result.trigger = source
         if copies or self.cfg.printer.auto_print:
             n = min(copies or 1, self.cfg.printer.max_copies)
             try:
-                summary["print_jobs"] = self.printer.submit(result.saved.styled, n, result.shot_id)
+                result.print_jobs = self.printer.submit(result.saved.styled, n, result.shot_id)
             except EdgecamError as e:
-                summary["print_error"] = str(e)
+                result.print_error = str(e)
                 self.events.publish("error", source="printer", message=str(e))
+        summary = result.summary()
         self.last_shot = summary
         self.events.publish("shot", **summary)
         self.events.publish("state", **self.state())
@@ -225,7 +225,7 @@ class App:
     # commands --------------------------------------------------------------------------------
     def _register_commands(self) -> None:
         d = self.dispatcher
-        d.register("shutter", lambda a, src: self.shutter(a.style, a.copies, src).summary() | {"trigger": src},
+        d.register("shutter", lambda a, src: self.shutter(a.style, a.copies, src).summary(),
                    ShutterArgs, help="take a photo (optional style, copies to print)")
         d.register("set_style", self._cmd_set_style, StyleArgs, help="style for the next shots ('auto' = by scene)")
         d.register("status", lambda a, src: self.state() | {"styles": self.book.names()}, NoArgs, remember=False,

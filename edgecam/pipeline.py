@@ -41,6 +41,9 @@ class ShotResult:
     saved: SavedShot
     frame_size: tuple[int, int]
     applied: dict[str, Any] = field(default_factory=dict)
+    trigger: str = ""
+    print_jobs: list[str] = field(default_factory=list)
+    print_error: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """What an event, a reply and the CLI table show about a shot."""
@@ -55,6 +58,9 @@ class ShotResult:
             "styled": str(self.saved.styled),
             "original": str(self.saved.original) if self.saved.original else None,
             "frame_size": list(self.frame_size),
+            "trigger": self.trigger,
+            **({"print_jobs": list(self.print_jobs)} if self.print_jobs else {}),
+            **({"print_error": self.print_error} if self.print_error else {}),
         }
 
 
