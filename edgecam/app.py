@@ -162,7 +162,7 @@ class App:
     def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s() or 5.0
         while not self._stop_evt.wait(interval):
-            if self.capture.healthy():
+            if not self.use_camera or self.capture.healthy():
                 self.notifier.notify(watchdog=1)
             else:
                 log.error("capture loop unhealthy; withholding the systemd watchdog ping")

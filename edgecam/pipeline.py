@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import cv2
-import numpy as np
-
 import edgecam
 from edgecam.camera.base import Frame
+from edgecam.imageops import shrink_long_edge
 from edgecam.output.store import PhotoStore, SavedShot, encode_jpeg
 from edgecam.styles.book import StyleBook
 from edgecam.styles.render import Renderer
@@ -62,15 +60,6 @@ class ShotResult:
             **({"print_jobs": list(self.print_jobs)} if self.print_jobs else {}),
             **({"print_error": self.print_error} if self.print_error else {}),
         }
-
-
-def _resize_long_edge(rgb: np.ndarray, long_edge: int) -> tuple[np.ndarray, float]:
-    h, w = rgb.shape[:2]
-    scale = long_edge / max(h, w)
-    if scale >= 1.0:
-        return rgb, 1.0
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
 class ShotPipeline:
@@ -137,7 +126,8 @@ class ShotPipeline:
                 encode_jpeg, rgb, self.jpeg_quality)
         s = time.perf_counter()
 
-        small, scale = _resize_long_edge(rgb, self.analysis_long_edge)
+        small, sx, sy = shrink_long_edge(rgb, self.analysis_long_edge)
+        s = lap("prepare", s)
         faces_small = self.vision.detect_faces(small)
         s = lap("faces", s)
         scene = self.vision.classify_scene(small, faces_small)
@@ -145,7 +135,7 @@ class ShotPipeline:
 
         style_name = self.choose_style(style_req, scene.label)
         style = self.book.get(style_name)
-        faces_full = [f.scaled(1 / scale, 1 / scale) for f in faces_small]
+        faces_full = [f.scaled(1 / sx, 1 / sy) for f in faces_small]
         area, transform = self.renderer.crop_to_area(rgb, style, faces_full)
         faces_area = [transform.face(f) for f in faces_full]
         s = lap("crop", s)

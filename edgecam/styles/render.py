@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgecam.imageops import shrink
 from edgecam.styles.background import apply_background, hex_to_rgb
 from edgecam.styles.book import StyleBook
 from edgecam.styles.card import place_on_card
@@ -130,9 +131,7 @@ class Renderer:
             y0 = _place(fy0, fy1, ch, h, cy - ch / 3)
         ix0, iy0 = int(round(x0)), int(round(y0))
         ix1, iy1 = min(w, ix0 + max(1, int(round(cw)))), min(h, iy0 + max(1, int(round(ch))))
-        crop = rgb[iy0:iy1, ix0:ix1]
-        interp = cv2.INTER_AREA if (ix1 - ix0) > aw else cv2.INTER_LINEAR
-        area = cv2.resize(crop, (aw, ah), interpolation=interp)
+        area = shrink(rgb[iy0:iy1, ix0:ix1], (aw, ah))
         return area, AreaTransform((ix0, iy0, ix1, iy1), aw / (ix1 - ix0), ah / (iy1 - iy0))
 
     def render(
