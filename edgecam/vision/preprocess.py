@@ -14,14 +14,30 @@ import cv2
 import numpy as np
 
 
+def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (w, h); large downscales go bilinear to 2× the target, then area-average.
+
+    Why: OpenCV's INTER_AREA takes ~10 ms for 1080p → 256 here (non-integer factors take a slow
+    path), while bilinear-to-2× + an exact 2× area step is <1 ms and, for model inputs, as good: each
+    output pixel still averages 4 bilinear samples, so fine detail does not alias into noise.
+    """
+    w, h = int(size[0]), int(size[1])
+    ih, iw = img.shape[:2]
+    if (iw, ih) == (w, h):
+        return img
+    if iw <= 2 * w or ih <= 2 * h:
+        # up to 2× down, bilinear already touches every source pixel
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    img = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def prepare(rgb: np.ndarray, spec: Mapping[str, Any], layout: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """RGB uint8 image → float32 batch of one, per ``spec``; ``size`` (w, h) overrides spec['resize']."""
     img = rgb[:, :, ::-1] if str(spec.get("color", "RGB")).upper() == "BGR" else rgb
     target = size or (tuple(spec["resize"]) if spec.get("resize") else None)
     if target is not None and (img.shape[1], img.shape[0]) != tuple(target):
-        tw, th = int(target[0]), int(target[1])
-        interp = cv2.INTER_AREA if tw * th < img.shape[0] * img.shape[1] else cv2.INTER_LINEAR
-        img = cv2.resize(img, (tw, th), interpolation=interp)
+        img = shrink(img, (int(target[0]), int(target[1])))
     x = img.astype(np.float32) * np.float32(spec.get("scale", 1.0)) + np.float32(spec.get("offset", 0.0))
     if spec.get("mean") is not None:
         x -= np.asarray(spec["mean"], np.float32)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from edgecam.errors import ModelError
-from edgecam.vision.preprocess import prepare
+from edgecam.vision.preprocess import prepare, shrink
 from edgecam.vision.runtime import Session
 from edgecam.vision.types import SCENE_LABELS, Face, SceneResult
 
@@ -51,6 +51,7 @@ IMAGENET_GROUPS: dict[str, tuple[int, ...]] = {
     "furniture": (453, 526, 532, 548, 559, 564, 598, 750, 762, 765, 789, 831, 894, 905),
 }
 GROUP_NAMES = tuple(f"imagenet_{g}" for g in IMAGENET_GROUPS)
+STATS_LONG_EDGE = 320
 
 
 def image_stats(rgb: np.ndarray, faces: Sequence[Face], text_prob: np.ndarray | None) -> dict[str, float]:
@@ -145,7 +146,7 @@ class SceneFeatures:
         text: Session | None = None,
         text_preprocess: Mapping[str, Any] | None = None,
         analysis_long_edge: int = 640,
-        text_long_edge: int = 256,
+        text_long_edge: int = 160,
     ) -> None:
         self.classifier = classifier
         self.cls_pre = dict(classifier_preprocess)
@@ -161,7 +162,7 @@ class SceneFeatures:
         s = min(1.0, self.analysis_long_edge / max(h, w))
         if s >= 1.0:
             return rgb, 1.0
-        return cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA), s
+        return shrink(rgb, (round(w * s), round(h * s))), s
 
     def text_probability(self, small: np.ndarray) -> np.ndarray | None:
         if self.text is None:
@@ -178,8 +179,12 @@ class SceneFeatures:
         out = self.classifier.run(prepare(small, self.cls_pre, self.cls_layout))
         logits = out["logits"][0].astype(np.float64) if "logits" in out else None
         feats = out["features"][0] if "features" in out else next(iter(out.values()))[0]
-        small_faces = [f.scaled(s, s) for f in faces]
-        stats = image_stats(small, small_faces, self.text_probability(small))
+        # statistics are global, so a ~320 px copy gives the same numbers at a quarter of the cost
+        tiny, ts = small, 1.0
+        if max(small.shape[:2]) > STATS_LONG_EDGE:
+            ts = STATS_LONG_EDGE / max(small.shape[:2])
+            tiny = shrink(small, (round(small.shape[1] * ts), round(small.shape[0] * ts)))
+        stats = image_stats(tiny, [f.scaled(s * ts, s * ts) for f in faces], self.text_probability(small))
         evidence: dict[str, Any] = {"stats": stats, "imagenet": []}
         groups = np.zeros(len(IMAGENET_GROUPS), np.float32)
         if logits is not None:
