@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgecam.config import load_config
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -62,13 +64,18 @@ def test_missing_model_file_fails_with_its_name(tmp_path: Path) -> None:
     src = REPO / "exported_models"
     for p in src.iterdir():
         (models / p.name).write_bytes(p.read_bytes())
-    victim = models / "face_detection_short_range.onnx"
+    # corrupt the file the default config's face detector actually loads
+    choice = load_config(environ={}).models.face_detection
+    entry = json.loads((src / "manifest.json").read_text())["models"][choice.name]
+    name = entry["files"]["onnx-fp32"]["file"]
+    victim = models / name
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
     r = edgecam("--set", f"models.dir={models}", "shoot", "--input", str(REPO / "edgecam/samples/coffee.jpg"),
                 "--out", str(tmp_path / "o"))
-    assert r.returncode == 3 and "face_detection_short_range.onnx" in r.stderr and "sha256" in r.stderr.lower()
+    assert r.returncode == 3 and name in r.stderr and "sha256" in r.stderr.lower(), r.stderr
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.jpg"))
 
 
 def test_run_daemon_with_stdin_shutter(tmp_path: Path) -> None:
