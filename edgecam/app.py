@@ -36,42 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class Service(Protocol):
-    def start(self) -> None:
-        """Core services first (store, models, pipeline, camera); the camera is ready before any
-        trigger or MQTT bridge starts, so no command can arrive at a half-started daemon."""
-        if self.mode != "stopped":
-            return
-        try:
-            self.store.open()
-            self._started.append(self.store.close)
-            self.ledger = RequestLedger(self.cfg.output.dir / "requests.sqlite")
-            self._started.append(self.ledger.close)
-            self.dispatcher.ledger = self.ledger
-            self.vision.start()
-            self._started.append(self.vision.close)
-            self.pipeline = ShotPipeline(
-                self.vision, self.book, self.renderer, self.store,
-                analysis_long_edge=self.cfg.vision.analysis_long_edge, jpeg_quality=self.cfg.output.jpeg_quality,
-                save_original=self.cfg.output.save_original, caption=self.cfg.styles.caption,
-                device_id=self.cfg.device_id, default_style=self.cfg.styles.default)
-            self._started.append(self.pipeline.close)
-            if self.use_camera:
-                self.capture.start()
-                self._started.append(self.capture.stop)
-            self.mode = "ready"
-            for svc in self.extra_services:
-                svc.start()
-                self._started.append(svc.stop)
-        except BaseException:
-            self.stop()
-            raise
-        self._stop_evt.clear()
-        self._watchdog = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
-        self._watchdog.start()
-        self.notifier.notify(ready=1, status="ready")
-        self.events.publish("state", **self.state())
-        log.info("edgecam ready: camera %s, output %s", self.capture.camera_name, self.cfg.output.dir)
-
+    def start(self) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -133,6 +98,8 @@ class App:
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        """Core services first (store, models, pipeline, camera); the camera is ready before any
+        trigger or MQTT bridge starts, so no command can arrive at a half-started daemon."""
         if self.mode != "stopped":
             return
         try:
@@ -152,13 +119,13 @@ class App:
             if self.use_camera:
                 self.capture.start()
                 self._started.append(self.capture.stop)
+            self.mode = "ready"
             for svc in self.extra_services:
                 svc.start()
                 self._started.append(svc.stop)
         except BaseException:
             self.stop()
             raise
-        self.mode = "ready"
         self._stop_evt.clear()
         self._watchdog = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
         self._watchdog.start()
