@@ -18,21 +18,7 @@ from edgecam.styles.spec import Background, Caption, Curves, Enhance, Grade, Sty
 
 BUNDLED_LUTS = Path(__file__).resolve().parent / "luts"
 
-try:  # the vision package owns the label list; fall back to a copy if it cannot be imported
-    from edgecam.vision.types import SCENE_LABELS
-except ImportError:  # pragma: no cover
-    SCENE_LABELS = (
-        "portrait",
-        "group",
-        "landscape",
-        "cityscape",
-        "food",
-        "pet",
-        "night",
-        "indoor",
-        "document",
-        "product",
-    )
+from edgecam.vision.types import SCENE_LABELS
 
 FALLBACK_STYLE = "classic"
 
