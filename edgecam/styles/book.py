@@ -15,10 +15,10 @@ from edgecam.errors import ConfigError, UnknownStyleError
 from edgecam.styles.finish import format_caption
 from edgecam.styles.grade import CubeFormatError, CubeLUT
 from edgecam.styles.spec import Background, Caption, Curves, Enhance, Grade, StyleSpec
+from edgecam.vision.types import SCENE_LABELS
 
 BUNDLED_LUTS = Path(__file__).resolve().parent / "luts"
 
-from edgecam.vision.types import SCENE_LABELS
 
 FALLBACK_STYLE = "classic"
 
