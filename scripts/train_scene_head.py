@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             "flip_augment": not args.no_flip,
             "classifier": {"file": cls_file.path.name, "sha256": cls_file.sha256, "precision": cls_file.precision},
             "features": {"analysis_long_edge": vision.analysis_long_edge, "text_long_edge": vision.text_long_edge,
-                         "text_detection": vision.text_detection, "face_tiles": vision.face_tiles},
+                         "text_detection": vision.text_detection, "face_tiles": vision.face_tiles,
+                         "face_model": models.face_detection.name,
+                         "face_score_threshold": vision.face_score_threshold},
             "split": {"seed": SPLIT_SEED, "train_fraction": args.train_fraction, "train": train, "test": test},
         },
     )

@@ -63,6 +63,7 @@ def test_committed_manifest_shape() -> None:
     assert manifest["manifest_version"] == 1
     expected = {
         "face_detection",
+        "face_detection_full_range",
         "selfie_segmentation",
         "selfie_segmentation_landscape",
         "efficientnet_lite0",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgecam.config import ModelChoice
-from edgecam.vision.faces import ANCHORS, FaceDetector, letterbox, tiles, weighted_nms
+from edgecam.vision.faces import ANCHORS, FULL_RANGE, SHORT_RANGE, FaceDetector, letterbox, tiles, weighted_nms
 from edgecam.vision.registry import ModelRegistry
 from edgecam.vision.runtime import open_session
 from edgecam.vision.stack import VisionStack
@@ -28,14 +28,27 @@ def test_anchor_layout() -> None:
     assert np.allclose(ANCHORS[512], [0.5 / 8, 0.5 / 8]) and np.allclose(ANCHORS[512:518], ANCHORS[512])
 
 
+def test_full_range_anchor_layout() -> None:
+    assert FULL_RANGE.anchors.shape == (2304, 2) and FULL_RANGE.input_size == 192
+    assert np.allclose(FULL_RANGE.anchors[0], [0.5 / 48, 0.5 / 48])
+    assert np.allclose(FULL_RANGE.anchors[1], [1.5 / 48, 0.5 / 48])
+    assert np.allclose(FULL_RANGE.anchors[48], [0.5 / 48, 1.5 / 48])
+
+
+# (manifest name, tiles): the short-range model with tiles, the full-range model in one pass
+MODELS = [("face_detection", 2), ("face_detection_full_range", 1)]
+
+
 @pytest.mark.parametrize("runtime", ["onnx", "tflite"])
+@pytest.mark.parametrize("model", MODELS, ids=[m for m, _ in MODELS])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_one_face_over_the_face(registry: ModelRegistry, runtime: str, name: str) -> None:
-    det = FaceDetector(open_session(registry, ModelChoice(name="face_detection", runtime=runtime)), 0.75, 2)
+def test_one_face_over_the_face(registry: ModelRegistry, runtime: str, model: tuple[str, int], name: str) -> None:
+    det = FaceDetector(open_session(registry, ModelChoice(name=model[0], runtime=runtime)), None, model[1])
+    assert det.spec is (SHORT_RANGE if model[0] == "face_detection" else FULL_RANGE)
     faces = det.detect(load_sample(name))
     assert len(faces) == 1
     f = faces[0]
-    assert f.score >= 0.75
+    assert f.score >= det.threshold
     assert iou(f.box, EXPECTED[name]) > 0.6, f.box
     assert len(f.keypoints) == 6
     x0, y0, x1, y1 = f.box
@@ -67,6 +80,15 @@ def test_small_faces_need_tiles(registry: ModelRegistry) -> None:
     sess = open_session(registry, ModelChoice(name="face_detection"))
     assert len(FaceDetector(sess, 0.75, 1).detect(canvas)) == 0
     found = FaceDetector(sess, 0.75, 3).detect(canvas)
+    assert len(found) == 1 and iou(found[0].box, (558, 541, 652, 635)) > 0.6
+
+
+def test_full_range_finds_small_faces_in_one_pass(registry: ModelRegistry) -> None:
+    """The same small face (1/6 of the frame height) is found by the full-range model without tiles."""
+    face = load_sample("astronaut")[40:240, 120:330]
+    canvas = np.full((1200, 1200, 3), 90, np.uint8)
+    canvas[500:700, 500:710] = face
+    found = FaceDetector(open_session(registry, ModelChoice(name="face_detection_full_range")), None, 1).detect(canvas)
     assert len(found) == 1 and iou(found[0].box, (558, 541, 652, 635)) > 0.6
 
 

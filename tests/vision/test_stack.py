@@ -17,8 +17,8 @@ from .conftest import corrupt, load_sample
 def test_stack_implements_the_vision_protocol(stack: VisionStack) -> None:
     v: Vision = stack
     used = v.models_used()
-    for name in ("face_detection", "selfie_segmentation", "efficientnet_lite0", "text_detector", "u2netp",
-                 "scene_head"):
+    for name in ("face_detection_full_range", "selfie_segmentation", "efficientnet_lite0", "text_detector",
+                 "u2netp", "scene_head"):
         assert name in used and len(used[name]["sha256"]) == 64 and used[name]["file"]
     assert used["efficientnet_lite0"]["precision"] == "int8"
 
