@@ -114,7 +114,8 @@ class App:
                 self.vision, self.book, self.renderer, self.store,
                 analysis_long_edge=self.cfg.vision.analysis_long_edge, jpeg_quality=self.cfg.output.jpeg_quality,
                 save_original=self.cfg.output.save_original, caption=self.cfg.styles.caption,
-                device_id=self.cfg.device_id, default_style=self.cfg.styles.default)
+                device_id=self.cfg.device_id, default_style=self.cfg.styles.default,
+                product_cutout_on_device=self.cfg.vision.product_cutout_on_device)
             self._started.append(self.pipeline.close)
             if self.use_camera:
                 self.capture.start()

@@ -105,6 +105,9 @@ class VisionConfig(Section):
     )
     matte_work_long_edge: int = Field(320, ge=64, le=2048, description="guided-filter working resolution")
     matte_flip_average: bool = Field(False, description="average the mask with its mirror image (2× cost)")
+    product_cutout_on_device: bool = Field(
+        False, description="run U2-Netp for product shots in the shot itself (~600 ms, ~300 MB peak on a 2-core "
+        "board); off: the shot keeps its background and the cloud job product_cutout makes the cut-out")
 
 
 class StylesConfig(Section):

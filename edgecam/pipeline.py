@@ -78,6 +78,7 @@ class ShotPipeline:
         caption: str = "{date:%d %b %Y}",
         device_id: str = "edgecam",
         default_style: str = "auto",
+        product_cutout_on_device: bool = False,
     ) -> None:
         self.vision = vision
         self.book = book
@@ -89,6 +90,7 @@ class ShotPipeline:
         self.caption = caption
         self.device_id = device_id
         self.default_style = default_style
+        self.product_cutout_on_device = product_cutout_on_device
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-original")
 
@@ -147,8 +149,11 @@ class ShotPipeline:
                 alpha = self.vision.matte(area, faces_area)
                 matte_kind = "portrait" if alpha is not None else "none"
             elif scene.label == "product":
-                alpha = self.vision.product_cutout(area)
-                matte_kind = "product"
+                if self.product_cutout_on_device:
+                    alpha = self.vision.product_cutout(area)
+                    matte_kind = "product"
+                else:
+                    matte_kind = "product:offloaded"  # the outbox job product_cutout does it in the cloud
         s = lap("matte", s)
 
         caption = self._caption(when, scene, style_name)

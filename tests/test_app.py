@@ -99,3 +99,16 @@ def test_sd_notify_ready_and_stopping(cfg: Config, tmp_path: Path, monkeypatch: 
     finally:
         srv.close()
     assert any("READY=1" in m for m in msgs) and any("STOPPING=1" in m for m in msgs)
+
+
+@pytest.mark.parametrize("on_device", [False, True])
+def test_product_cutout_on_device_or_offloaded(cfg: Config, samples: Path, on_device: bool) -> None:
+    from edgecam.camera.replay import load_photo
+    from edgecam.vision.types import SceneResult
+
+    cfg.vision.product_cutout_on_device = on_device
+    with App(cfg, use_camera=False) as a:
+        product = SceneResult("product", {"product": 1.0}, ["forced for the test"])
+        a.vision.classify_scene = lambda rgb, faces: product  # type: ignore[method-assign]
+        r = a.shoot_frame(load_photo(samples / "coffee.jpg"), "studio")
+    assert r.applied["matte"] == ("product" if on_device else "product:offloaded")
