@@ -68,7 +68,7 @@ def main() -> int:
                 bgr = cv2.imdecode(jpegs[k], cv2.IMREAD_COLOR)
                 cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
                 fl = (time.perf_counter() - t0) * 1000
-                frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i, time.time(), "bench")
+                frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr), i, time.time(), "bench")  # in place
                 del bgr
                 r = app.shoot_frame(frame, None, 0, "bench")
                 del frame
