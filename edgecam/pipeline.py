@@ -21,6 +21,7 @@ from typing import Any
 import edgecam
 from edgecam.camera.base import Frame
 from edgecam.imageops import shrink_long_edge
+from edgecam.memory import release_free_memory
 from edgecam.output.store import PhotoStore, SavedShot, encode_jpeg
 from edgecam.styles.book import StyleBook
 from edgecam.styles.render import Renderer
@@ -108,7 +109,10 @@ class ShotPipeline:
         if style is not None and style != "auto":
             self.book.get(style)  # an unknown style fails before any work is done
         with self._lock:
-            return self._shoot(frame, style, trace_id)
+            try:
+                return self._shoot(frame, style, trace_id)
+            finally:
+                release_free_memory()
 
     def _shoot(self, frame: Frame, style_req: str | None, trace_id: str | None) -> ShotResult:
         t: dict[str, float] = {}
