@@ -19,7 +19,7 @@ from edgecam.errors import CameraError
 def video(tmp_path: Path, n: int = 5) -> Path:
     path = tmp_path / "cam.avi"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
-    for i in range(n):
+    for _ in range(n):
         frame = np.zeros((240, 320, 3), np.uint8)
         frame[:, :, 2] = 200  # red in BGR
         w.write(frame)
