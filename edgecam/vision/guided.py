@@ -5,6 +5,13 @@ bilinear upsampling gives soft, blocky edges that ignore the photo. A guided fil
 alpha follow the photo's edges. The "fast" variant solves the local linear model on a downscaled
 guide and only upsamples the coefficients, so the cost at full resolution is one multiply-add
 per pixel. ``cv2.ximgproc`` is not in the headless wheel, hence this small implementation.
+
+Why it is written this way (measured on a 1080p frame, 2 cores): the low-resolution solve is a
+few hundred µs, so the cost is the full-resolution passes. Each full-size float32 temporary is
+~10 MB of fresh pages, so the output step writes the upsampled ``b`` straight into the returned
+array and reuses the one other temporary (``a`` upsampled) for the product; the guide stays uint8
+at full size (OpenCV multiplies uint8 by float32 without a converted copy), its 1/255 scale is
+folded into ``a``, and the box filters run on stacked channels (one call instead of four).
 """
 
 from __future__ import annotations
@@ -23,10 +30,14 @@ def guided_filter_gray(guide: np.ndarray, src: np.ndarray, radius: int, eps: flo
     """Coefficients (a, b) of q = a·I + b for a single-channel float32 guide I and source p."""
     mean_i = _box(guide, radius)
     mean_p = _box(src, radius)
-    cov_ip = _box(guide * src, radius) - mean_i * mean_p
-    var_i = _box(guide * guide, radius) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
+    a = _box(guide * src, radius)
+    a -= mean_i * mean_p  # cov(I, p)
+    var_i = _box(guide * guide, radius)
+    var_i -= mean_i * mean_i
+    var_i += eps
+    a /= var_i
+    b = mean_p
+    b -= a * mean_i
     return _box(a, radius), _box(b, radius)
 
 
@@ -58,6 +69,44 @@ def guided_filter_color(guide: np.ndarray, src: np.ndarray, radius: int, eps: fl
     return _box(a, radius), _box(b, radius)
 
 
+def shrink_float(img: np.ndarray, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+    """:func:`shrink` to ``size`` (w, h), returned as float32 times ``scale``.
+
+    The uint8 bilinear step runs first and the conversion happens on the small image, so a large
+    guide is never converted to float at full size, while the area step still averages in float.
+    """
+    w, h = int(size[0]), int(size[1])
+    ih, iw = img.shape[:2]
+    if (iw, ih) != (w, h) and iw > 2 * w and ih > 2 * h:
+        img = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    small = img.astype(np.float32)
+    if scale != 1.0:
+        small *= np.float32(scale)
+    if (small.shape[1], small.shape[0]) == (w, h):
+        return small
+    interp = cv2.INTER_AREA if small.shape[1] > w else cv2.INTER_LINEAR
+    return cv2.resize(small, (w, h), interpolation=interp)
+
+
+def _apply(coef_a: np.ndarray, coef_b: np.ndarray, guide: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """q = up(a)·guide + up(b), clipped to 0..1.
+
+    Why int16 for up(b): fresh full-size buffers cost more in page faults than in arithmetic
+    (a 1080p float32 plane is ~2,400 pages), so ``up(a)`` is built in the result itself and
+    ``up(b)`` in a half-size int16 plane, scaled to b's range (step ≤ max|b|/32000, far below
+    the 1/255 that the alpha is finally quantised to).
+    """
+    w, h = size
+    q = cv2.resize(coef_a, (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(q, guide, dst=q, dtype=cv2.CV_32F)
+    span = max(float(np.abs(coef_b).max()), 1e-3)
+    scale = 32000.0 / span
+    b16 = cv2.resize(np.rint(coef_b * scale).astype(np.int16), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.addWeighted(q, 1.0, b16, 1.0 / scale, 0.0, dst=q, dtype=cv2.CV_32F)
+    del b16
+    return np.clip(q, 0.0, 1.0, out=q)
+
+
 def fast_guided_upsample(
     guide_rgb: np.ndarray,
     alpha_low: np.ndarray,
@@ -70,26 +119,30 @@ def fast_guided_upsample(
     """Upsample a low-resolution alpha to ``out_size`` (w, h), refined to follow the guide's edges.
 
     ``radius`` is in output pixels. The filter is solved at ``work_long_edge`` (radius scaled down to
-    match), and only the linear
-    coefficients are resized to the output size, as in the fast guided filter.
+    match), and only the linear coefficients are resized to the output size, as in the fast guided
+    filter. ``guide_rgb`` is uint8 RGB at any size (it is shrunk to ``out_size`` if needed).
     """
     w, h = out_size
     s = min(1.0, work_long_edge / max(w, h))
     ww, wh = max(8, round(w * s)), max(8, round(h * s))
-    g_small = shrink(guide_rgb, (ww, wh)).astype(np.float32) / 255.0
-    p_small = cv2.resize(alpha_low.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR)
+    p_small = alpha_low.astype(np.float32, copy=False)
+    if p_small.shape != (wh, ww):
+        p_small = cv2.resize(p_small, (ww, wh), interpolation=cv2.INTER_LINEAR)
     r = max(1, round(radius * s))
     if color:
-        g_full = shrink(guide_rgb, (w, h)).astype(np.float32) * (1.0 / 255.0)
+        g_small = shrink_float(guide_rgb, (ww, wh), 1.0 / 255.0)
         a, b = guided_filter_color(g_small, p_small, r, eps)
-        a_up = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        q = (a_up * g_full).sum(axis=-1) + cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        gray_small = cv2.cvtColor(g_small, cv2.COLOR_RGB2GRAY)
-        a, b = guided_filter_gray(gray_small, p_small, r, eps)
-        # full-resolution work stays in uint8 until one multiply: q = (a/255)·gray + b
-        gray = shrink(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
-        a_up = cv2.resize(a * (1.0 / 255.0), (w, h), interpolation=cv2.INTER_LINEAR)
-        q = cv2.multiply(gray, a_up, dtype=cv2.CV_32F)
-        q += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(q, 0.0, 1.0, out=q)
+        a *= np.float32(1.0 / 255.0)
+        g_out = shrink(guide_rgb, (w, h))
+        q = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
+        t = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+        cv2.multiply(t, g_out, dst=t, dtype=cv2.CV_32F)
+        q += cv2.transform(t, np.ones((1, 3), np.float32))
+        del t
+        return np.clip(q, 0.0, 1.0, out=q)
+    # full-resolution work stays in uint8 until one multiply: q = (a/255)·gray + b
+    gray = shrink(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
+    gray_small = shrink_float(gray, (ww, wh), 1.0 / 255.0)
+    a, b = guided_filter_gray(gray_small, p_small, r, eps)
+    a *= np.float32(1.0 / 255.0)
+    return _apply(a, b, gray, (w, h))

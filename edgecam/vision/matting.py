@@ -58,7 +58,8 @@ class PortraitMatter:
         self._nhwc, self._h, self._w = _nhwc(session)
 
     def _run(self, small: np.ndarray) -> np.ndarray:
-        x = small.astype(np.float32) * (1.0 / 255.0)
+        x = small.astype(np.float32)
+        x *= np.float32(1.0 / 255.0)
         x = x[None] if self._nhwc else x.transpose(2, 0, 1)[None]
         out = next(iter(self.session.run(x).values()))
         return out.reshape(self._h, self._w).astype(np.float32)
@@ -121,7 +122,8 @@ class PortraitMatter:
         work = (max(8, round(out_w * s)), max(8, round(out_h * s)))
         mask = self.soft_mask(rgb, faces, work)
         if self.refine == "none":
-            return np.clip(cv2.resize(mask, (out_w, out_h), interpolation=cv2.INTER_LINEAR), 0, 1)
+            up = cv2.resize(mask, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            return np.clip(up, 0.0, 1.0, out=up)
         return fast_guided_upsample(
             rgb, mask, (out_w, out_h), self.radius, self.eps, work_long_edge=self.work_long_edge, color=self.color_guide
         )
