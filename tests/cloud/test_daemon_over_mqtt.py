@@ -23,7 +23,7 @@ def test_mqtt_shutter_shoots_once_and_cloud_results_upgrade_the_photo(
         broker: Broker, client_factory, cfg: Config, tmp_path: Path) -> None:
     cfg.mqtt = mqtt_cfg(broker)
     cfg.device_id = "booth7"
-    cfg.outbox.jobs = ["archive", "product_cutout"]
+    cfg.outbox.jobs = ["archive", "product_cutout", "matte_refine"]
     cfg.outbox.retry_min_s = 0.2
     app = App(cfg)
     wire(app)
@@ -56,13 +56,16 @@ def test_mqtt_shutter_shoots_once_and_cloud_results_upgrade_the_photo(
             row = app.store.get(shot_id)
             return row["upgraded"] if row else []
 
-        assert wait_until(lambda: len(upgraded()) == 2, timeout=90), app.outbox.counts()
+        assert wait_until(lambda: len(upgraded()) == 3, timeout=90), app.outbox.counts()
         kinds = sorted(u["kind"] for u in upgraded())
-        assert kinds == ["archive", "product_cutout"]
-        cut = next(u for u in upgraded() if u["kind"] == "product_cutout")
-        png = Path(app.store.get(shot_id)["styled"]).parent / next(iter(cut["files"].values()))
-        rgba = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
-        assert rgba is not None and rgba.shape[2] == 4 and 0 < (rgba[:, :, 3] > 127).mean() < 1
+        assert kinds == ["archive", "matte_refine", "product_cutout"]
+        folder = Path(app.store.get(shot_id)["styled"]).parent
+        original = cv2.imread(str(folder / f"{shot_id}_original.jpg"))
+        for kind in ("product_cutout", "matte_refine"):
+            up = next(u for u in upgraded() if u["kind"] == kind)
+            rgba = cv2.imread(str(folder / next(iter(up["files"].values()))), cv2.IMREAD_UNCHANGED)
+            assert rgba is not None and rgba.shape[2] == 4 and rgba.shape[:2] == original.shape[:2]
+            assert 0 < (rgba[:, :, 3] > 127).mean() < 1, kind  # a real cut-out: part subject, part background
         assert app.outbox.depth() == 0
     finally:
         app.stop()
