@@ -124,6 +124,10 @@ class RequestLedger:
 class Dispatcher:
     """Validates, de-duplicates and runs commands; never raises to the trigger."""
 
+    # The allow-list guards remote triggers only: the physical button and the local CLI always work,
+    # so an operator who restricts MQTT to "status" can still take photos at the kiosk.
+    RESTRICTED_SOURCES = frozenset({"mqtt", "http"})
+
     def __init__(self, ledger: RequestLedger | None = None, allow: Collection[str] | None = None) -> None:
         self._specs: dict[str, CommandSpec] = {}
         self.ledger = ledger
@@ -185,7 +189,7 @@ class Dispatcher:
         if spec is None:
             known = ", ".join(sorted(self._specs))
             return self._error(name, request_id, "unknown_command", f"unknown command {name!r}; known: {known}")
-        if self._allow is not None and name not in self._allow:
+        if self._allow is not None and name not in self._allow and source in self.RESTRICTED_SOURCES:
             return self._error(name, request_id, "not_allowed", f"command {name!r} is not in mqtt.allow_commands")
         try:
             parsed = spec.args_model.model_validate(dict(args or {}))

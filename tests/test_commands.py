@@ -44,8 +44,9 @@ def test_unknown_and_not_allowed(tmp_path: Path) -> None:
     d, _ = make(tmp_path, allow=["boom"])
     r = d.dispatch("fly")
     assert r.error and r.error["code"] == "unknown_command" and "shutter" in r.error["message"]
-    r = d.dispatch("shutter")
+    r = d.dispatch("shutter", source="mqtt")
     assert r.error and r.error["code"] == "not_allowed"
+    assert d.dispatch("shutter", source="gpio").ok  # the kiosk's own button is never locked out
 
 
 def test_handler_errors_become_replies(tmp_path: Path) -> None:
