@@ -61,6 +61,10 @@ class NoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def make_printer(cfg: Config) -> Printer:
+    return FilePrinter(cfg.printer.spool_dir) if cfg.printer.kind == "file" else NoPrinter()
+
+
 class App:
     """The running camera. ``start``/``stop`` are idempotent; commands go through ``dispatcher``."""
 
@@ -81,7 +85,7 @@ class App:
         self.capture = CaptureLoop(self._camera_factory, buffer=cfg.camera.buffer,
                                    stall_timeout_s=cfg.camera.stall_timeout_s, rotate=cfg.camera.rotate,
                                    mirror=cfg.camera.mirror, events=self.events)
-        self.printer: Printer = FilePrinter(cfg.printer.spool_dir) if cfg.printer.kind == "file" else NoPrinter()
+        self.printer: Printer = make_printer(cfg)
         self.pipeline: ShotPipeline | None = None
         self.ledger: RequestLedger | None = None
         self.dispatcher = Dispatcher(allow=None)
@@ -275,6 +279,7 @@ class App:
             self.pipeline.caption = new.styles.caption
             self.pipeline.default_style = new.styles.default
         self.cfg = self.cfg.model_copy(update={"styles": new.styles, "printer": new.printer})
+        self.printer = make_printer(self.cfg)
         self.current_style = new.styles.default
         return {"reloaded": ["styles", "printer"], "restart_needed_for": changed}
 

@@ -112,3 +112,24 @@ def test_product_cutout_on_device_or_offloaded(cfg: Config, samples: Path, on_de
         a.vision.classify_scene = lambda rgb, faces: product  # type: ignore[method-assign]
         r = a.shoot_frame(load_photo(samples / "coffee.jpg"), "studio")
     assert r.applied["matte"] == ("product" if on_device else "product:offloaded")
+
+
+def test_reload_config_applies_styles_and_printer(cfg: Config, tmp_path: Path) -> None:
+    f = tmp_path / "kiosk.yaml"
+    f.write_text(f"output: {{dir: {cfg.output.dir}, min_free_mb: 0}}\ncamera: {{fps: 50}}\n")
+    from edgecam.config import load_config
+
+    a = App(load_config(f, environ={}), f)
+    with a:
+        assert not a.dispatcher.dispatch("reprint").ok  # no printer yet
+        assert a.dispatcher.dispatch("shutter").ok
+        f.write_text(f.read_text() + f"printer: {{kind: file, spool_dir: {tmp_path / 'spool'}}}\n"
+                     "styles: {default: noir}\n")
+        r = a.dispatcher.dispatch("reload_config")
+        assert r.ok and "styles" in r.result["reloaded"]
+        assert a.dispatcher.dispatch("reprint").ok and len(list((tmp_path / "spool").iterdir())) == 1
+        assert a.dispatcher.dispatch("shutter").result["style"] == "noir"
+        f.write_text("camera: {kind: webcam}\n")
+        bad = a.dispatcher.dispatch("reload_config")
+        assert not bad.ok and "camera.kind" in bad.error["message"]  # type: ignore[index]
+        assert a.dispatcher.dispatch("status").result["mode"] == "ready"
