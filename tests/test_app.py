@@ -133,3 +133,17 @@ def test_reload_config_applies_styles_and_printer(cfg: Config, tmp_path: Path) -
         bad = a.dispatcher.dispatch("reload_config")
         assert not bad.ok and "camera.kind" in bad.error["message"]  # type: ignore[index]
         assert a.dispatcher.dispatch("status").result["mode"] == "ready"
+
+
+def test_pi_kiosk_models_on_litert_take_a_shot(cfg: Config, samples: Path) -> None:
+    """The Pi 5 example runs face detection and segmentation on LiteRT: the same shot works there."""
+    from edgecam.camera.replay import load_photo
+    from edgecam.config import load_config
+
+    pi = load_config(Path(__file__).resolve().parent.parent / "configs" / "pi5-camera-module.yaml", environ={})
+    cfg.models = pi.models
+    with App(cfg, use_camera=False) as a:
+        used = a.vision.models_used()
+        assert used[pi.models.face_detection.name]["runtime"] == "tflite"
+        r = a.shoot_frame(load_photo(samples / "grace_hopper.jpg"), "portrait_soft")
+    assert len(r.scene.faces) == 1 and r.applied["matte"] == "portrait"
