@@ -42,31 +42,38 @@ def guided_filter_gray(guide: np.ndarray, src: np.ndarray, radius: int, eps: flo
 
 
 def guided_filter_color(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (a HxWx3, b HxW) for a colour guide: edges between equally bright colours count too."""
-    mean_i = _box(guide, radius)  # HxWx3
-    mean_p = _box(src, radius)
-    cov_ip = _box(guide * src[:, :, None], radius) - mean_i * mean_p[:, :, None]
-    # 3x3 covariance of the guide per pixel
-    idx = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-    prods = np.stack([guide[:, :, i] * guide[:, :, j] for i, j in idx], axis=-1)
-    var = _box(prods, radius) - np.stack([mean_i[:, :, i] * mean_i[:, :, j] for i, j in idx], axis=-1)
-    rr, rg, rb, gg, gb, bb = (var[:, :, k] for k in range(6))
-    rr, gg, bb = rr + eps, gg + eps, bb + eps
-    # closed-form inverse of the symmetric 3x3 matrix
+    """Coefficients (a HxWx3, b HxW) for a colour guide: edges between equally bright colours count too.
+
+    Works on contiguous planes: numpy on strided HxWx3 channel views was ~15 ms at 320×212.
+    """
+    r_, g_, b_ = cv2.split(guide)
+    p = src
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return _box(x, radius)
+
+    mr, mg, mb, mp = box(r_), box(g_), box(b_), box(p)
+    # covariance of each channel with p, and the 3x3 covariance of the guide (eps on the diagonal)
+    cr, cg, cb = box(r_ * p) - mr * mp, box(g_ * p) - mg * mp, box(b_ * p) - mb * mp
+    rr = box(r_ * r_) - mr * mr + eps
+    rg = box(r_ * g_) - mr * mg
+    rb = box(r_ * b_) - mr * mb
+    gg = box(g_ * g_) - mg * mg + eps
+    gb = box(g_ * b_) - mg * mb
+    bb = box(b_ * b_) - mb * mb + eps
+    # closed-form inverse of the symmetric 3x3 matrix (adjugate / determinant)
     i_rr = gg * bb - gb * gb
     i_rg = gb * rb - rg * bb
     i_rb = rg * gb - gg * rb
     i_gg = rr * bb - rb * rb
     i_gb = rb * rg - rr * gb
     i_bb = rr * gg - rg * rg
-    det = rr * i_rr + rg * i_rg + rb * i_rb
-    c0, c1, c2 = cov_ip[:, :, 0], cov_ip[:, :, 1], cov_ip[:, :, 2]
-    a = np.stack(
-        [(i_rr * c0 + i_rg * c1 + i_rb * c2), (i_rg * c0 + i_gg * c1 + i_gb * c2), (i_rb * c0 + i_gb * c1 + i_bb * c2)],
-        axis=-1,
-    ) / det[:, :, None]
-    b = mean_p - (a * mean_i).sum(axis=-1)
-    return _box(a, radius), _box(b, radius)
+    inv_det = 1.0 / (rr * i_rr + rg * i_rg + rb * i_rb)
+    ar = (i_rr * cr + i_rg * cg + i_rb * cb) * inv_det
+    ag = (i_rg * cr + i_gg * cg + i_gb * cb) * inv_det
+    ab = (i_rb * cr + i_gb * cg + i_bb * cb) * inv_det
+    b = mp - ar * mr - ag * mg - ab * mb
+    return cv2.merge([box(ar), box(ag), box(ab)]), box(b)
 
 
 def shrink_float(img: np.ndarray, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
@@ -134,11 +141,11 @@ def fast_guided_upsample(
         a, b = guided_filter_color(g_small, p_small, r, eps)
         a *= np.float32(1.0 / 255.0)
         g_out = shrink(guide_rgb, (w, h))
-        q = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
         t = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
         cv2.multiply(t, g_out, dst=t, dtype=cv2.CV_32F)
-        q += cv2.transform(t, np.ones((1, 3), np.float32))
+        q = cv2.transform(t, np.ones((1, 3), np.float32))  # a_r·R + a_g·G + a_b·B
         del t
+        q += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(q, 0.0, 1.0, out=q)
     # full-resolution work stays in uint8 until one multiply: q = (a/255)·gray + b
     gray = shrink(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
