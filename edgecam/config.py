@@ -94,8 +94,10 @@ class VisionConfig(Section):
     )
     analysis_long_edge: int = Field(640, ge=128, le=4096, description="scene analysis image size")
     matte_refine: Literal["guided", "none"] = "guided"
-    guided_radius: int = Field(8, ge=1, le=64)
-    guided_eps: float = Field(1e-4, gt=0)
+    # radius (output pixels) and eps chosen on the hashed half 0 of person-dev, checked on half 1:
+    # boundary F 0.517 -> 0.519 gated, 0.560 -> 0.565 ungated, IoU unchanged, MAE 0.095 -> 0.093
+    guided_radius: int = Field(4, ge=1, le=64)
+    guided_eps: float = Field(1e-3, gt=0)
     text_detection: bool = Field(True, description="run the text detector for the document class")
     text_long_edge: int = Field(
         160, ge=64, le=1024, description="text detector input long edge (rounded to 32); 160 ≈ 8 ms, 256 ≈ 17 ms"
@@ -172,7 +174,8 @@ class MqttConfig(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
-    protocol: Literal["5", "3.1.1"] = "5"
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="auto: MQTT v5, falling back to 3.1.1 once if the broker does not accept v5")
     client_id: str | None = None
     username: str | None = None
     password_file: Path | None = Field(None, description="file holding the password; "

@@ -3,9 +3,13 @@
 Why a wrapper: the bridge and the cloud worker need the same things from a connection — MQTT v5 with a
 3.1.1 fallback, a *persistent* session (``clean_start=False`` + SessionExpiryInterval, so QoS 1
 messages for us are kept by the broker while we are away), reconnect with capped exponential backoff,
-and subscriptions that are re-made on every reconnect (in case the broker lost the session). paho's own
-quirks are hidden here: a QoS 1 publish while disconnected returns rc=4 but *is* queued and sent after
-reconnect, and ``MQTTMessageInfo.is_published()`` may raise, so delivery is tracked via ``on_publish``.
+and subscriptions that are re-made on every reconnect (in case the broker lost the session). With
+``protocol: auto`` a broker that does not take the v5 CONNECT (CONNACK 0x84 / return code 1, or no
+CONNACK at all: amqtt misreads the v5 properties as the client id length and waits for bytes that never
+come, until paho's keep-alive closes the socket) gets a rebuilt 3.1.1 client, once, before the first
+successful connection. paho's own quirks are hidden here: a QoS 1 publish while disconnected returns
+rc=4 but *is* queued and sent after reconnect, and ``MQTTMessageInfo.is_published()`` may raise, so
+delivery is tracked via ``on_publish``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
 ConnectHook = Callable[[bool], None]  # (session_present) -> None
+_UNSUPPORTED_PROTOCOL = 0x84
 
 
 def read_password(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
@@ -83,67 +88,116 @@ class MqttSession:
                  environ: dict[str, str] | None = None) -> None:
         self.cfg = cfg
         self.client_id = client_id
-        self.v5 = cfg.protocol == "5"
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
-            clean_session=None if self.v5 else False,
-        )
-        self._client.reconnect_delay_set(max(1, round(cfg.reconnect_min_s)), max(1, round(cfg.reconnect_max_s)))
-        self._client.max_queued_messages_set(0)  # unlimited: the outbox bounds what we queue
-        if cfg.username:
-            self._client.username_pw_set(cfg.username, read_password(cfg, environ))
-        if cfg.tls:
-            self._client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-            )
-        if will is not None:
-            topic, payload, qos, retain = will
-            self._client.will_set(topic, payload, qos=qos, retain=retain)
+        # "auto" starts with v5; the protocol is fixed by the first CONNACK that is not "Unsupported protocol
+        # version" (the broker parsed our CONNECT), so a later reconnect never changes it
+        self.v5 = cfg.protocol != "3.1.1"
+        self._protocol_fixed = cfg.protocol != "auto"
+        self._falling_back = False
+        self._will = will
+        self._password = read_password(cfg, environ) if cfg.username else None
         self._subs: dict[str, int] = {}
+        self._routes: dict[str, Callable[[Any, Any, mqtt.MQTTMessage], None]] = {}
         self._hooks: list[ConnectHook] = []
         self._published: dict[int, threading.Event] = {}
         self._acked: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
+        self._swap_lock = threading.Lock()  # start/stop vs. the 3.1.1 rebuild
         self._connected = threading.Event()
         self._ready = threading.Event()  # connected AND our subscriptions acknowledged
         self._sub_mid: int | None = None
         self._started = False
         self.connects = 0
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_unrouted
+        self._client = self._make_client(self.v5)
+
+    def _make_client(self, v5: bool) -> mqtt.Client:
+        """A paho client with every setting of this session (the 3.1.1 fallback builds a second one)."""
+        cfg = self.cfg
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
+        client.reconnect_delay_set(max(1, round(cfg.reconnect_min_s)), max(1, round(cfg.reconnect_max_s)))
+        client.max_queued_messages_set(0)  # unlimited: the outbox bounds what we queue
+        if cfg.username:
+            client.username_pw_set(cfg.username, self._password)
+        if cfg.tls:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+            )
+        if self._will is not None:
+            topic, payload, qos, retain = self._will
+            client.will_set(topic, payload, qos=qos, retain=retain)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_unrouted
+        return client
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        props = None
-        if self.v5:
+        with self._swap_lock:
+            self._started = True
+            self._connect(self._client, self.v5)
+
+    def _connect(self, client: mqtt.Client, v5: bool) -> None:
+        if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.cfg.session_expiry_s
-            self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=False,
-                                       properties=props)
+            client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s, clean_start=False,
+                                 properties=props)
         else:
-            self._client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
-        self._client.loop_start()
-        self._started = True
+            client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
+        client.loop_start()
 
     def stop(self) -> None:
         """Disconnect cleanly (no last will) and join paho's network thread."""
-        if not self._started:
-            return
-        self._started = False
-        self._connected.clear()  # a deliberate disconnect is not worth a warning
-        self._ready.clear()
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
-            self._connected.clear()
+        with self._swap_lock:
+            if not self._started:
+                return
+            self._started = False
+            self._connected.clear()  # a deliberate disconnect is not worth a warning
+            self._ready.clear()
+            try:
+                self._client.disconnect()
+            finally:
+                self._client.loop_stop()
+                self._connected.clear()
+
+    # --- protocol fallback (protocol: auto) ------------------------------------------------------
+    def _fall_back(self, why: str) -> None:
+        """The broker did not take our v5 CONNECT: rebuild the client for 3.1.1 on a helper thread
+        (called on paho's thread, which ``loop_stop()`` joins — doing it here would deadlock)."""
+        with self._lock:
+            if self._falling_back or self._protocol_fixed or not self.v5:
+                return
+            self._falling_back = True
+        threading.Thread(target=self._rebuild_311, args=(why,), name="mqtt-fallback", daemon=True).start()
+
+    def _rebuild_311(self, why: str) -> None:
+        with self._swap_lock:
+            if not self._started:
+                return
+            log.info("MQTT broker %s:%s did not accept MQTT v5 (%s): falling back to MQTT 3.1.1"
+                     " (set mqtt.protocol to skip the v5 attempt)", self.cfg.host, self.cfg.port, why)
+            old = self._client
+            try:
+                old.disconnect()
+            finally:
+                old.loop_stop()
+            new = self._make_client(v5=False)
+            with self._lock:
+                routes = dict(self._routes)
+                self._client = new
+                self.v5 = False
+                self._protocol_fixed = True  # 3.1.1 from now on, across reconnects
+            for flt, cb in routes.items():
+                new.message_callback_add(flt, cb)
+            self._connect(new, False)
 
     @property
     def connected(self) -> bool:
@@ -160,18 +214,28 @@ class MqttSession:
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
         """Route messages matching ``topic_filter`` to ``handler`` and keep the subscription across reconnects."""
-        self._client.message_callback_add(_routing_filter(topic_filter), lambda _c, _u, msg: handler(msg))
+        flt = _routing_filter(topic_filter)
+
+        def route(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            handler(msg)
+
         with self._lock:
             self._subs[topic_filter] = qos
+            self._routes[flt] = route
+            client = self._client
+        client.message_callback_add(flt, route)
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            client.subscribe(topic_filter, qos)
 
     def unsubscribe(self, topic_filter: str) -> None:
+        flt = _routing_filter(topic_filter)
         with self._lock:
             self._subs.pop(topic_filter, None)
-        self._client.message_callback_remove(_routing_filter(topic_filter))
+            self._routes.pop(flt, None)
+            client = self._client
+        client.message_callback_remove(flt)
         if self.connected:
-            self._client.unsubscribe(topic_filter)
+            client.unsubscribe(topic_filter)
 
     # --- publishing --------------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
@@ -217,6 +281,13 @@ class MqttSession:
 
     # --- paho callbacks (network thread) ---------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if client is not self._client:
+            return
+        if reason.is_failure and self.v5 and not self._protocol_fixed and reason.value == _UNSUPPORTED_PROTOCOL:
+            # 0x84, or a 3.1.1 broker's return code 1, which paho reports as the same reason
+            self._fall_back(f"CONNACK: {reason}")
+            return
+        self._protocol_fixed = True  # the broker parsed our CONNECT: it speaks this protocol
         if reason.is_failure:
             log.warning("MQTT connect to %s:%s refused: %s", self.cfg.host, self.cfg.port, reason)
             return
@@ -238,7 +309,13 @@ class MqttSession:
             except Exception:
                 log.exception("MQTT on-connect hook failed")
 
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if client is not self._client:
+            return
+        if self.v5 and not self._protocol_fixed and self._started:
+            # closed (or timed out by paho's keep-alive) after our v5 CONNECT without any CONNACK: a
+            # 3.1.1-only broker that could not parse it; a refused TCP connection never gets here
+            self._fall_back(f"no CONNACK, {reason}")
         if self._connected.is_set():
             log.warning("MQTT disconnected: %s (reconnecting with backoff)", reason)
         self._connected.clear()

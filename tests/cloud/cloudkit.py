@@ -10,6 +10,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -85,6 +86,50 @@ class Broker:
         self.start()
 
 
+class AmqttBroker:
+    """An amqtt broker (pure Python, MQTT 3.1.1 only) on 127.0.0.1:port, as a subprocess."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.conf = workdir / "amqtt.yaml"
+        self.conf.write_text(
+            "---\nlisteners:\n  default:\n    type: tcp\n"
+            f"    bind: 127.0.0.1:{self.port}\n"
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+        )
+        self.log = workdir / "amqtt.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> None:
+        exe = Path(sys.executable).with_name("amqtt")
+        if not exe.exists():
+            pytest.skip("amqtt is not installed (pip install -e '.[dev]')")
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen([str(exe), "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"amqtt exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("amqtt did not open its port")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     b = Broker(tmp_path / "broker")
@@ -95,7 +140,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         b.stop()
 
 
-def mqtt_cfg(broker: Broker, **kw: Any) -> MqttConfig:
+def mqtt_cfg(broker: Broker | AmqttBroker, **kw: Any) -> MqttConfig:
     base: dict[str, Any] = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 1,
                             "reconnect_max_s": 2, "keepalive_s": 10}
     base.update(kw)
@@ -186,7 +231,7 @@ class ResultStore:
 class Client:
     """A test-side MQTT client: collects messages per topic; sends v5 or 3.1.1 requests."""
 
-    def __init__(self, broker: Broker, v5: bool = True) -> None:
+    def __init__(self, broker: Broker | AmqttBroker, v5: bool = True) -> None:
         self.v5 = v5
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}",
                              protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
