@@ -81,3 +81,37 @@ def test_matting_refuses_tiny_input(stack: VisionStack, bad: np.ndarray) -> None
 
     with pytest.raises(InputImageError):
         stack.matte(bad, [])
+
+
+def test_guided_output_step_matches_float_math() -> None:
+    """The full-size step (up(b) held as scaled int16) equals clip(up(a)·I + up(b)) in float."""
+    from edgecam.vision.guided import _apply
+
+    rng = np.random.default_rng(3)
+    a = cv2.GaussianBlur(rng.normal(0, 0.2, (40, 30)).astype(np.float32), (0, 0), 2)
+    b = cv2.GaussianBlur(rng.normal(0, 20, (40, 30)).astype(np.float32), (0, 0), 2)  # wide range of b
+    guide = rng.integers(0, 256, (400, 300), dtype=np.uint8)
+    want = np.clip(cv2.resize(a, (300, 400)) * guide + cv2.resize(b, (300, 400)), 0, 1)
+    got = _apply(a, b, guide, (300, 400))
+    assert got.dtype == np.float32 and got.shape == (400, 300)
+    assert np.abs(got - want).max() < 2e-3
+
+
+def test_colour_guided_coefficients_solve_the_local_3x3_system() -> None:
+    """a = (Σ + eps·I)⁻¹ cov(I, p) per pixel, b = mean(p) − a·mean(I), each box-averaged once more."""
+    from edgecam.vision import guided
+
+    rng = np.random.default_rng(4)
+    g = rng.random((24, 20, 3)).astype(np.float32)
+    p = rng.random((24, 20)).astype(np.float32)
+    r, eps = 2, 1e-3
+    box = guided._box
+    a_s, b_s = guided.guided_filter_color(g, p, r, eps)
+    mi, mp = box(g, r), box(p, r)
+    cov = np.stack([box(g[:, :, i] * p, r) - mi[:, :, i] * mp for i in range(3)], -1)
+    sig = np.stack([np.stack([box(g[:, :, i] * g[:, :, j], r) - mi[:, :, i] * mi[:, :, j]
+                              for j in range(3)], -1) for i in range(3)], -2) + eps * np.eye(3, dtype=np.float32)
+    a = np.linalg.solve(sig, cov[..., None])[..., 0]
+    b = mp - (a * mi).sum(-1)
+    assert np.allclose(a_s, box(a.astype(np.float32), r), atol=2e-3)
+    assert np.allclose(b_s, box(b.astype(np.float32), r), atol=2e-3)
