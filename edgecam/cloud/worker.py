@@ -143,7 +143,10 @@ def vision_handlers(stack: Any) -> dict[str, JobHandler]:
     def matte(job: WorkerJob) -> JobOutput:
         rgb = decode(job)
         faces = stack.detect_faces(rgb)
-        return JobOutput({"faces": len(faces)}, {"matte.png": rgba_png(rgb, stack.matte(rgb, faces))})
+        alpha = stack.matte(rgb, faces)
+        if alpha is None:  # portrait matting is gated on a face: nothing to refine is a result too
+            return JobOutput({"faces": 0, "matte": "no person found"}, {})
+        return JobOutput({"faces": len(faces)}, {"matte.png": rgba_png(rgb, alpha)})
 
     return {"product_cutout": cutout, "matte_refine": matte}
 

@@ -20,7 +20,11 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_mqtt_shutter_shoots_once_and_cloud_results_upgrade_the_photo(
-        broker: Broker, client_factory, cfg: Config, tmp_path: Path) -> None:
+        broker: Broker, client_factory, cfg: Config, tmp_path: Path, samples: Path) -> None:
+    portraits = tmp_path / "portraits"  # a camera that always sees a person: every job has work to do
+    portraits.mkdir()
+    (portraits / "grace_hopper.jpg").write_bytes((samples / "grace_hopper.jpg").read_bytes())
+    cfg.camera.source = str(portraits)
     cfg.mqtt = mqtt_cfg(broker)
     cfg.device_id = "booth7"
     cfg.outbox.jobs = ["archive", "product_cutout", "matte_refine"]
@@ -71,3 +75,17 @@ def test_mqtt_shutter_shoots_once_and_cloud_results_upgrade_the_photo(
         app.stop()
         w.stop()
         stack.close()
+
+
+def test_matte_refine_without_a_person_is_a_result_not_a_failure(cfg: Config, samples: Path) -> None:
+    from edgecam.cloud.worker import WorkerJob, vision_handlers
+
+    stack = VisionStack(cfg.models, cfg.vision)
+    stack.start()
+    try:
+        handlers = vision_handlers(stack)
+        job = WorkerJob("j1", "matte_refine", "booth7", "s1", {}, {"original": (samples / "coffee.jpg").read_bytes()})
+        out = handlers["matte_refine"](job)
+    finally:
+        stack.close()
+    assert out.meta["faces"] == 0 and out.files == {}
