@@ -29,11 +29,7 @@ from edgecam.styles.films import FilmLayout, get_film
 from edgecam.styles.finish import draw_caption, grain, vignette
 from edgecam.styles.grade import apply_grade
 from edgecam.styles.spec import StyleSpec
-
-try:
-    from edgecam.vision.types import Face
-except ImportError:  # pragma: no cover
-    Face = Any  # type: ignore[misc,assignment]
+from edgecam.vision.types import Face
 
 # Face boxes from a detector cover brows to mouth; grow them so hair and chin stay in the crop.
 FACE_MARGIN = {"left": 0.25, "right": 0.25, "top": 0.5, "bottom": 0.3}
