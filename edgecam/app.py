@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgecam.camera import make_camera
 from edgecam.camera.base import Camera, Frame
 from edgecam.camera.capture import CaptureLoop
-from edgecam.commands import Dispatcher, RequestLedger
+from edgecam.commands import Dispatcher, NoArgs, RequestLedger
 from edgecam.config import Config, load_config
 from edgecam.errors import CameraError, ConfigError, EdgecamError
 from edgecam.events import EventBus
@@ -55,10 +55,6 @@ class ReprintArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shot_id: str | None = Field(None, max_length=64, description="default: the last shot")
     copies: int = Field(1, ge=1, le=50)
-
-
-class NoArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def make_printer(cfg: Config) -> Printer:
