@@ -185,10 +185,10 @@ class App:
         }
 
     # the shot --------------------------------------------------------------------------------
-    def shutter(self, style: str | None = None, copies: int = 0, source: str = "cli",
-                after_index: int | None = None) -> ShotResult:
+    def shutter(self, style: str | None = None, copies: int = 0, source: str = "cli") -> ShotResult:
+        """Shoot the camera's newest frame (or a full-resolution still where the backend has one)."""
         self._check_ready()
-        frame = self.capture.still() if after_index is None else self.capture.wait_for(after_index, timeout=10)
+        frame = self.capture.still()
         if frame is None:
             frame = self.capture.wait_for(-1, timeout=self.cfg.camera.stall_timeout_s)
         if frame is None:
