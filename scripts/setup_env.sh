@@ -9,6 +9,8 @@ extras="${1:-dev}"
 apt_need=()
 if [ "$extras" = "dev" ]; then
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || apt_need+=(mosquitto)
+  command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
+  command -v systemd-analyze >/dev/null 2>&1 || apt_need+=(systemd)
 fi
 python3 -c "import venv, ensurepip" 2>/dev/null || apt_need+=(python3-venv)
 if [ ${#apt_need[@]} -gt 0 ]; then
