@@ -146,3 +146,21 @@ def test_gallery_consistent_after_kill_9(tmp_path: Path) -> None:
             img = cv2.imread(r[key])
             assert img is not None and img.shape == (900, 1200, 3)
         json.loads(Path(r["sidecar"]).read_text())
+
+
+def test_low_memory_encode_matches_and_restores_the_frame(tmp_path: Path) -> None:
+    from edgecam.output.store import encode_jpeg_low_memory
+
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    rgb[:, :, 0] = 255  # a red frame with a green gradient: a channel mix-up would show as blue
+    rgb[:, :, 1] = np.linspace(0, 200, 400, dtype=np.uint8)[None, :]
+    before = rgb.copy()
+    data = encode_jpeg_low_memory(rgb, 95, tmp_path)
+    assert np.array_equal(rgb, before)  # swapped back after encoding
+    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert decoded[:, :, 0].mean() > 240 and decoded[:, :, 2].mean() < 20
+    assert np.abs(decoded.astype(int) - before).mean() < 4
+    assert list(tmp_path.iterdir()) == []  # no temp file left
+    ro = before.copy()
+    ro.flags.writeable = False
+    assert encode_jpeg_low_memory(ro, 95, tmp_path)[:2] == b"\xff\xd8"  # read-only frames go through a copy
