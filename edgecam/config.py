@@ -389,6 +389,33 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     return cfg.resolve_paths(path.resolve().parent if path.exists() else Path.cwd())
 
 
+def apply_override(cfg: Config, override: str) -> Config:
+    """Apply one ``KEY.PATH=VALUE`` override (the CLI's ``--set``), validated like the file.
+
+    Paths derived from others follow them: moving ``output.dir`` moves the default outbox with it.
+    """
+    if "=" not in override:
+        raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE")
+    key, raw = override.split("=", 1)
+    data = cfg.model_dump(mode="json")
+    if cfg.outbox.path == cfg.output.dir / "outbox.sqlite":
+        data["outbox"]["path"] = None
+    node = data
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if not isinstance(node.get(p), dict):
+            raise ConfigError(f"--set {key}: no section {p!r}")
+        node = node[p]
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {key}: value is not valid YAML: {e}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors("--set", e)) from None
+
+
 def dump_config(cfg: Config) -> str:
     """The effective config as YAML (what ``edgecam config check`` prints)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -94,3 +94,18 @@ def test_style_background_image_is_relative_to_the_config(tmp_path: Path) -> Non
     f.write_text("styles:\n  presets:\n    beach:\n      background: {mode: image, image: bg/beach.jpg}\n")
     cfg = load_config(f, environ={})
     assert cfg.styles.presets["beach"].background.image == tmp_path / "bg" / "beach.jpg"
+
+
+def test_cli_override_is_validated_and_moves_the_default_outbox(tmp_path: Path) -> None:
+    from edgecam.config import apply_override
+
+    cfg = load_config(REPO / "configs" / "default.yaml", environ={})
+    moved = apply_override(cfg, f"output.dir={tmp_path}")
+    assert moved.output.dir == tmp_path and moved.outbox.path == tmp_path / "outbox.sqlite"
+    assert apply_override(cfg, "camera.fps=9").camera.fps == 9
+    with pytest.raises(ConfigError, match="camera.fps"):
+        apply_override(cfg, "camera.fps=-1")
+    with pytest.raises(ConfigError, match="no section"):
+        apply_override(cfg, "nope.x=1")
+    with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
+        apply_override(cfg, "camera.fps")

@@ -30,39 +30,12 @@ def _setup_logging(level: str, json_format: bool = False) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from edgecam.config import load_config
+    from edgecam.config import apply_override, load_config
 
     cfg = load_config(args.config)
     for override in getattr(args, "set", None) or []:
-        cfg = _apply_set(cfg, override)
+        cfg = apply_override(cfg, override)
     return cfg
-
-
-def _apply_set(cfg: Any, override: str) -> Any:
-    """``--set output.dir=/tmp/x`` style overrides, validated like the file."""
-    import yaml
-    from pydantic import ValidationError
-
-    from edgecam.config import Config
-    from edgecam.errors import ConfigError
-
-    if "=" not in override:
-        raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE")
-    key, raw = override.split("=", 1)
-    data = cfg.model_dump(mode="json")
-    node = data
-    parts = key.split(".")
-    for p in parts[:-1]:
-        if not isinstance(node.get(p), dict):
-            raise ConfigError(f"--set {key}: no section {p!r}")
-        node = node[p]
-    node[parts[-1]] = yaml.safe_load(raw)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as e:
-        from edgecam.config import _format_errors
-
-        raise ConfigError(_format_errors("--set", e)) from None
 
 
 def _print_summary_row(s: dict[str, Any], file: Any = sys.stdout) -> None:
