@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 import edgecam
 from edgecam.camera.base import Frame
 from edgecam.imageops import shrink_long_edge
@@ -142,6 +144,8 @@ class ShotPipeline:
         style = self.book.get(style_name)
         faces_full = [f.scaled(1 / sx, 1 / sy) for f in faces_small]
         area, transform = self.renderer.crop_to_area(rgb, style, faces_full)
+        if np.shares_memory(area, rgb):  # a frame already at print size: the original's encoder swaps rgb in place
+            area = area.copy()
         faces_area = [transform.face(f) for f in faces_full]
         if self.save_original and original is None:
             # The full frame is no longer read from here on: encode it on the second core.

@@ -147,3 +147,23 @@ def test_pi_kiosk_models_on_litert_take_a_shot(cfg: Config, samples: Path) -> No
         assert used[pi.models.face_detection.name]["runtime"] == "tflite"
         r = a.shoot_frame(load_photo(samples / "grace_hopper.jpg"), "portrait_soft")
     assert len(r.scene.faces) == 1 and r.applied["matte"] == "portrait"
+
+
+def test_frame_already_at_print_size_keeps_its_colours(cfg: Config) -> None:
+    """The archive encoder swaps the frame's channels in place while the card renders; a frame
+    whose crop is the print area itself must not be rendered from those swapped pixels."""
+    import numpy as np
+
+    from edgecam.camera.base import Frame
+
+    with App(cfg, use_camera=False) as a:
+        w, h = a.renderer.area_size("classic")
+        rgb = np.zeros((h, w, 3), np.uint8)
+        rgb[:, :, 0] = 230  # red
+        for _ in range(3):
+            r = a.shoot_frame(Frame(rgb, 0, 0.0, "test"), "classic")
+            card = cv2.imread(str(r.saved.styled))
+            cy, cx = card.shape[0] // 3, card.shape[1] // 2
+            b, g, red = card[cy, cx].astype(int)
+            assert red > 150 and b < 90, card[cy, cx]
+        assert rgb[:, :, 0].min() == 230 and rgb[:, :, 2].max() == 0  # restored after encoding
