@@ -78,12 +78,31 @@ def _check_broker(cfg: Config) -> str:
     return f"broker {cfg.mqtt.host}:{cfg.mqtt.port} reachable"
 
 
+def _check_gpio(cfg: Config) -> str:
+    g = cfg.triggers.gpio
+    if not g.enabled:
+        return "GPIO button disabled (triggers.gpio.enabled: false)"
+    try:
+        from gpiozero import Button
+    except ImportError as e:
+        raise EdgecamError("triggers.gpio.enabled needs gpiozero: pip install 'edgecam[pi]'") from e
+    try:
+        Button(g.pin, pull_up=g.pull_up).close()
+    except Exception as e:  # gpiozero raises BadPinFactory, PinInvalidPin, GPIOPinInUse, ...
+        raise EdgecamError(f"GPIO pin {g.pin}: {type(e).__name__}: {e}; on a Pi install lgpio "
+                           "(pip install 'edgecam[pi]') and add the service user to group 'gpio'") from e
+    return f"GPIO button on BCM {g.pin} (debounce {g.debounce_ms} ms, hold {g.hold_s:g} s → {g.hold_action})"
+
+
 def _check_printer(cfg: Config) -> str:
     if cfg.printer.kind == "none":
         return "no printer (printer.kind: none)"
     d = Path(cfg.printer.spool_dir)
     d.mkdir(parents=True, exist_ok=True)
-    return f"file printer spooling to {d}"
+    probe = d / ".doctor-probe"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+    return f"file printer spooling to {d} (writable)"
 
 
 CHECKS: list[tuple[str, Check]] = [
@@ -91,6 +110,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("models", _check_models),
     ("camera", _check_camera),
     ("output", _check_output),
+    ("gpio", _check_gpio),
     ("broker", _check_broker),
     ("printer", _check_printer),
 ]

@@ -87,3 +87,15 @@ def test_run_daemon_with_stdin_shutter(tmp_path: Path) -> None:
 def test_doctor_reports_ok_on_default(tmp_path: Path) -> None:
     r = edgecam("--set", f"output.dir={tmp_path}", "doctor")
     assert "OK   models" in r.stdout and "OK   camera" in r.stdout, r.stdout + r.stderr
+
+
+def test_doctor_names_what_fails_and_exits_non_zero(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = edgecam("--set", f"output.dir={blocker / 'photos'}", "--set", "camera.source=/nonexistent",
+                "--set", "mqtt.enabled=true", "--set", "mqtt.port=1", "doctor")
+    assert r.returncode == 1
+    out = r.stdout
+    assert "FAIL camera" in out and "/nonexistent" in out
+    assert "FAIL output" in out and "FAIL broker" in out and "127.0.0.1:1" in out
+    assert "OK   models" in out
