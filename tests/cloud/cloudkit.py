@@ -38,6 +38,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float, log: Path, name: str) -> None:
+    """Return once ``port`` accepts connections; raise with the server's log if it exits or never opens."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-2000:] if log.exists() else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not open its port")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (mosquitto saves its persistence file on the way out), then SIGKILL after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class Broker:
     """A mosquitto process on 127.0.0.1:port with on-disk persistence; can be stopped and restarted."""
 
@@ -58,26 +83,10 @@ class Broker:
     def start(self, timeout: float = 10.0) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {(self.dir / 'mosquitto.log').read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not open its port")
+        wait_for_port(self.proc, self.port, timeout, self.dir / "mosquitto.log", "mosquitto")
 
     def stop(self) -> None:
-        """SIGTERM: mosquitto saves its persistence file on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         self.proc = None
 
     def restart(self, down_s: float = 0.0) -> None:
@@ -104,29 +113,14 @@ class AmqttBroker:
 
     def start(self, timeout: float = 20.0) -> None:
         exe = Path(sys.executable).with_name("amqtt")
-        if not exe.exists():
-            pytest.skip("amqtt is not installed (pip install -e '.[dev]')")
+        if not exe.exists():  # a dev dependency: missing means a broken install, not a skip
+            raise RuntimeError(f"{exe} not found: install the dev extra (pip install -e '.[dev]')")
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen([str(exe), "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"amqtt exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("amqtt did not open its port")
+        wait_for_port(self.proc, self.port, timeout, self.log, "amqtt")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         self.proc = None
 
 
