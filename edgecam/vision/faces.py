@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgecam.vision.preprocess import shrink
+from edgecam.imageops import shrink_for_model
 from edgecam.vision.runtime import Session, output_by_shape
 from edgecam.vision.types import Face
 
@@ -82,7 +82,7 @@ def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, floa
     h, w = rgb.shape[:2]
     s = size / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    small = shrink(rgb, (nw, nh))
+    small = shrink_for_model(rgb, (nw, nh))
     px, py = (size - nw) // 2, (size - nh) // 2
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[py:py + nh, px:px + nw] = small

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edgecam.vision.preprocess import shrink
+from edgecam.imageops import shrink_for_model
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def guided_filter_color(guide: np.ndarray, src: np.ndarray, radius: int, eps: fl
 
 
 def shrink_float(img: np.ndarray, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
-    """:func:`shrink` to ``size`` (w, h), returned as float32 times ``scale``.
+    """:func:`edgecam.imageops.shrink_for_model` to ``size`` (w, h), returned as float32 times ``scale``.
 
     The uint8 bilinear step runs first and the conversion happens on the small image, so a large
     guide is never converted to float at full size, while the area step still averages in float.
@@ -140,7 +140,7 @@ def fast_guided_upsample(
         g_small = shrink_float(guide_rgb, (ww, wh), 1.0 / 255.0)
         a, b = guided_filter_color(g_small, p_small, r, eps)
         a *= np.float32(1.0 / 255.0)
-        g_out = shrink(guide_rgb, (w, h))
+        g_out = shrink_for_model(guide_rgb, (w, h))
         t = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
         cv2.multiply(t, g_out, dst=t, dtype=cv2.CV_32F)
         q = cv2.transform(t, np.ones((1, 3), np.float32))  # a_r·R + a_g·G + a_b·B
@@ -148,7 +148,7 @@ def fast_guided_upsample(
         q += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(q, 0.0, 1.0, out=q)
     # full-resolution work stays in uint8 until one multiply: q = (a/255)·gray + b
-    gray = shrink(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
+    gray = shrink_for_model(cv2.cvtColor(guide_rgb, cv2.COLOR_RGB2GRAY), (w, h))
     gray_small = shrink_float(gray, (ww, wh), 1.0 / 255.0)
     a, b = guided_filter_gray(gray_small, p_small, r, eps)
     a *= np.float32(1.0 / 255.0)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from edgecam.imageops import shrink_for_model
 from edgecam.vision.guided import fast_guided_upsample
-from edgecam.vision.preprocess import shrink
 from edgecam.vision.runtime import Session
 from edgecam.vision.types import Face
 
@@ -66,7 +66,7 @@ class PortraitMatter:
 
     def probability(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability at the model's resolution (the image squashed to e.g. 256×256)."""
-        small = shrink(rgb, (self._w, self._h))
+        small = shrink_for_model(rgb, (self._w, self._h))
         prob = self._run(small)
         if self.flip_average:
             prob = 0.5 * (prob + self._run(np.ascontiguousarray(small[:, ::-1]))[:, ::-1])
@@ -138,7 +138,7 @@ class ProductCutter:
 
     def cutout(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        small = shrink(rgb, (self._w, self._h)).astype(np.float32) / 255.0
+        small = shrink_for_model(rgb, (self._w, self._h)).astype(np.float32) / 255.0
         x = (small - IMAGENET_MEAN) / IMAGENET_STD
         x = x[None] if self._nhwc else x.transpose(2, 0, 1)[None]
         outs = self.session.run(np.ascontiguousarray(x, np.float32))

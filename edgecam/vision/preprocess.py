@@ -10,26 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import cv2
 import numpy as np
 
-
-def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to ``size`` (w, h); large downscales go bilinear to 2× the target, then area-average.
-
-    Why: OpenCV's INTER_AREA takes ~10 ms for 1080p → 256 here (non-integer factors take a slow
-    path), while bilinear-to-2× + an exact 2× area step is <1 ms and, for model inputs, as good: each
-    output pixel still averages 4 bilinear samples, so fine detail does not alias into noise.
-    """
-    w, h = int(size[0]), int(size[1])
-    ih, iw = img.shape[:2]
-    if (iw, ih) == (w, h):
-        return img
-    if iw <= 2 * w or ih <= 2 * h:
-        # up to 2× down, bilinear already touches every source pixel
-        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-    img = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+from edgecam.imageops import shrink_for_model
 
 
 def prepare(rgb: np.ndarray, spec: Mapping[str, Any], layout: str, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -37,7 +20,7 @@ def prepare(rgb: np.ndarray, spec: Mapping[str, Any], layout: str, size: tuple[i
     img = rgb[:, :, ::-1] if str(spec.get("color", "RGB")).upper() == "BGR" else rgb
     target = size or (tuple(spec["resize"]) if spec.get("resize") else None)
     if target is not None and (img.shape[1], img.shape[0]) != tuple(target):
-        img = shrink(img, (int(target[0]), int(target[1])))
+        img = shrink_for_model(img, (int(target[0]), int(target[1])))
     x = img.astype(np.float32) * np.float32(spec.get("scale", 1.0)) + np.float32(spec.get("offset", 0.0))
     if spec.get("mean") is not None:
         x -= np.asarray(spec["mean"], np.float32)

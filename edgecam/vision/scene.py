@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from edgecam.errors import ModelError
-from edgecam.vision.preprocess import prepare, shrink
+from edgecam.imageops import shrink_for_model
+from edgecam.vision.preprocess import prepare
 from edgecam.vision.runtime import Session
 from edgecam.vision.types import SCENE_LABELS, Face, SceneResult
 
@@ -162,7 +163,7 @@ class SceneFeatures:
         s = min(1.0, self.analysis_long_edge / max(h, w))
         if s >= 1.0:
             return rgb, 1.0
-        return shrink(rgb, (round(w * s), round(h * s))), s
+        return shrink_for_model(rgb, (round(w * s), round(h * s))), s
 
     def text_probability(self, small: np.ndarray) -> np.ndarray | None:
         if self.text is None:
@@ -183,7 +184,7 @@ class SceneFeatures:
         tiny, ts = small, 1.0
         if max(small.shape[:2]) > STATS_LONG_EDGE:
             ts = STATS_LONG_EDGE / max(small.shape[:2])
-            tiny = shrink(small, (round(small.shape[1] * ts), round(small.shape[0] * ts)))
+            tiny = shrink_for_model(small, (round(small.shape[1] * ts), round(small.shape[0] * ts)))
         stats = image_stats(tiny, [f.scaled(s * ts, s * ts) for f in faces], self.text_probability(small))
         evidence: dict[str, Any] = {"stats": stats, "imagenet": []}
         groups = np.zeros(len(IMAGENET_GROUPS), np.float32)
