@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -114,7 +113,7 @@ class App:
                 self.vision, self.book, self.renderer, self.store,
                 analysis_long_edge=self.cfg.vision.analysis_long_edge, jpeg_quality=self.cfg.output.jpeg_quality,
                 save_original=self.cfg.output.save_original, caption=self.cfg.styles.caption,
-                device_id=self.cfg.device_id, default_style=self.cfg.styles.default,
+                device_id=self.cfg.device_id,
                 product_cutout_on_device=self.cfg.vision.product_cutout_on_device)
             self._started.append(self.pipeline.close)
             if self.use_camera:
@@ -206,7 +205,7 @@ class App:
         self._check_ready()
         assert self.pipeline is not None
         try:
-            result = self.pipeline.shoot(frame, style or (None if self.current_style == "auto" else self.current_style))
+            result = self.pipeline.shoot(frame, style or self.current_style)
         except EdgecamError as e:
             self.events.publish("error", source="shot", message=str(e), trigger=source)
             raise
@@ -273,7 +272,6 @@ class App:
         if self.pipeline is not None:
             self.pipeline.book, self.pipeline.renderer = book, self.renderer
             self.pipeline.caption = new.styles.caption
-            self.pipeline.default_style = new.styles.default
         self.cfg = self.cfg.model_copy(update={"styles": new.styles, "printer": new.printer})
         self.printer = make_printer(self.cfg)
         self.current_style = new.styles.default
@@ -283,12 +281,3 @@ class App:
         if self.outbox is None:
             return {"enabled": False, "depth": 0}
         return {"mqtt": self.cfg.mqtt.enabled, "depth": self.outbox.depth(), "counts": self.outbox.counts()}
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until stopped (or the timeout); the CLI's ``run`` sits here."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while not self._stop_evt.is_set():
-            if end is not None and time.monotonic() >= end:
-                return False
-            self._stop_evt.wait(0.2)
-        return True

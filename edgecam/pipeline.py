@@ -82,7 +82,6 @@ class ShotPipeline:
         save_original: bool = True,
         caption: str = "{date:%d %b %Y}",
         device_id: str = "edgecam",
-        default_style: str = "auto",
         product_cutout_on_device: bool = False,
     ) -> None:
         self.vision = vision
@@ -94,7 +93,6 @@ class ShotPipeline:
         self.save_original = save_original
         self.caption = caption
         self.device_id = device_id
-        self.default_style = default_style
         self.product_cutout_on_device = product_cutout_on_device
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-original")
@@ -103,11 +101,11 @@ class ShotPipeline:
         self._pool.shutdown(wait=True)
 
     def choose_style(self, requested: str | None, scene_label: str) -> str:
-        name = requested or self.default_style
-        if name == "auto":
+        """The requested style, or the scene's style when none (or ``auto``) is requested."""
+        if requested is None or requested == "auto":
             return self.book.for_scene(scene_label)
-        self.book.get(name)
-        return name
+        self.book.get(requested)
+        return requested
 
     def shoot(self, frame: Frame, style: str | None = None, trace_id: str | None = None) -> ShotResult:
         if style is not None and style != "auto":

@@ -167,3 +167,14 @@ def test_frame_already_at_print_size_keeps_its_colours(cfg: Config) -> None:
             b, g, red = card[cy, cx].astype(int)
             assert red > 150 and b < 90, card[cy, cx]
         assert rgb[:, :, 0].min() == 230 and rgb[:, :, 2].max() == 0  # restored after encoding
+
+
+def test_set_style_auto_chooses_by_scene_even_when_the_config_default_is_fixed(cfg: Config, samples: Path) -> None:
+    from edgecam.camera.replay import load_photo
+
+    cfg.styles.default = "noir"
+    with App(cfg, use_camera=False) as a:
+        assert a.shoot_frame(load_photo(samples / "chelsea.jpg")).style == "noir"
+        assert a.dispatcher.dispatch("set_style", {"style": "auto"}).ok
+        r = a.shoot_frame(load_photo(samples / "chelsea.jpg"))
+        assert r.style == a.book.for_scene(r.scene.label) and r.style != "noir"
