@@ -124,14 +124,22 @@ class AmqttBroker:
         self.proc = None
 
 
+def _running(server: Broker | AmqttBroker) -> Iterator[Broker | AmqttBroker]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
+    yield from _running(Broker(tmp_path / "broker"))  # type: ignore[misc]
+
+
+@pytest.fixture
+def amqtt_broker(tmp_path: Path) -> Iterator[AmqttBroker]:
+    yield from _running(AmqttBroker(tmp_path / "amqtt"))  # type: ignore[misc]
 
 
 def mqtt_cfg(broker: Broker | AmqttBroker, **kw: Any) -> MqttConfig:

@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cloudkit import broker, client_factory  # noqa: E402,F401  (fixtures)
+from cloudkit import amqtt_broker, broker, client_factory  # noqa: E402,F401  (fixtures)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,6 @@ from edgecam.config import MqttConfig
 pytestmark = pytest.mark.timeout(90)
 
 FALLBACK = "falling back to MQTT 3.1.1"
-
-
-@pytest.fixture
-def amqtt_broker(tmp_path: Path) -> Iterator[AmqttBroker]:
-    b = AmqttBroker(tmp_path / "amqtt")
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def test_auto_is_the_default() -> None:
