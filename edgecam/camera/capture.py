@@ -112,10 +112,13 @@ class CaptureLoop:
         with self._cam_lock:
             cam = self._camera
             frame = cam.still() if cam is not None else None
-        if frame is not None:
-            return Frame(orient(frame.image, self.rotate, self.mirror), frame.index, frame.ts, frame.source,
-                         frame.encoded if not (self.rotate or self.mirror) else None)
-        return self.latest()
+        return self._oriented(frame) if frame is not None else self.latest()
+
+    def _oriented(self, frame: Frame) -> Frame:
+        """Apply the mounting rotation/mirror; the source JPEG bytes no longer match a turned frame."""
+        if not (self.rotate or self.mirror):
+            return frame
+        return Frame(orient(frame.image, self.rotate, self.mirror), frame.index, frame.ts, frame.source, None)
 
     def healthy(self) -> bool:
         """For the systemd watchdog: the loop is alive and frames are fresh (or the source ended)."""
@@ -140,9 +143,7 @@ class CaptureLoop:
                 frame = None
                 self.last_error = f"{type(e).__name__}: {e}"
             if frame is not None:
-                if self.rotate or self.mirror:
-                    frame = Frame(orient(frame.image, self.rotate, self.mirror), frame.index, frame.ts,
-                                  frame.source, None)
+                frame = self._oriented(frame)
                 with self._cond:
                     self._ring.append(frame)
                     self._cond.notify_all()

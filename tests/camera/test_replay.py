@@ -117,3 +117,17 @@ def test_capture_loop_finite_source_finishes(samples: Path) -> None:
         seen += 1
     loop.stop()
     assert loop.finished and seen >= 1 and last == len(list(samples.glob("*.jpg"))) - 1
+
+
+def test_capture_loop_applies_the_mounting_rotation(samples: Path) -> None:
+    loop = CaptureLoop(lambda: ReplayCamera(str(samples), fps=200, loop=False),
+                       rotate=90, mirror=True)
+    loop.start()
+    try:
+        f = loop.wait_for(-1, timeout=5)
+    finally:
+        loop.stop()
+    assert f is not None and f.encoded is None
+    src = load_photo(Path(f.source))
+    assert f.image.shape == (src.image.shape[1], src.image.shape[0], 3)
+    assert np.array_equal(f.image, cv2.flip(cv2.rotate(src.image, cv2.ROTATE_90_CLOCKWISE), 1))
