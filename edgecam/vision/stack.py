@@ -18,7 +18,7 @@ from edgecam.config import ModelChoice, ModelsConfig, VisionConfig
 from edgecam.errors import ModelError
 from edgecam.vision.faces import FaceDetector
 from edgecam.vision.imageio import to_rgb8
-from edgecam.vision.matting import PortraitMatter, ProductCutter, studio_composite
+from edgecam.vision.matting import EnsembleMatter, PortraitMatter, ProductCutter, studio_composite
 from edgecam.vision.registry import ModelRegistry
 from edgecam.vision.runtime import Session, open_session
 from edgecam.vision.scene import SceneClassifier, SceneFeatures, SceneHead
@@ -83,6 +83,7 @@ class VisionStack:
         self._scene: SceneClassifier | None = None
         self._matter: PortraitMatter | None = None
         self._product: ProductCutter | None = None
+        self._ensemble: EnsembleMatter | None = None
         # ONNX Runtime/LiteRT sessions are not guaranteed re-entrant; the pipeline may call from 2 threads
         self._lock = threading.Lock()
 
@@ -135,6 +136,7 @@ class VisionStack:
             work_long_edge=v.matte_work_long_edge,
         )
         self._product = ProductCutter(sessions["salient_object"])
+        self._ensemble = EnsembleMatter(self._matter, self._product)
         self.sessions = sessions
         self._head_file = {"file": head_file.path.name, "sha256": head_file.sha256, "runtime": "numpy"}
         self.registry = reg
@@ -145,7 +147,7 @@ class VisionStack:
             s.close()
         self.sessions = {}
         self.registry = None
-        self._faces = self._scene = self._matter = self._product = None
+        self._faces = self._scene = self._matter = self._product = self._ensemble = None
 
     def __enter__(self) -> VisionStack:
         return self.start()
@@ -171,9 +173,16 @@ class VisionStack:
         with self._lock:
             return scene.classify(img, faces)
 
-    def matte(self, rgb: np.ndarray, faces: list[Face], size: tuple[int, int] | None = None) -> np.ndarray | None:
-        """Person alpha at the image's size, or at ``size`` (w, h), e.g. the print size; None without faces."""
-        matter = self._need(self._matter)
+    def matte(
+        self, rgb: np.ndarray, faces: list[Face], size: tuple[int, int] | None = None, quality: str = "fast"
+    ) -> np.ndarray | None:
+        """Person alpha at the image's size, or at ``size`` (w, h), e.g. the print size; None without faces.
+
+        ``quality="high"`` is the ~0.7 s two-model ensemble meant for the cloud ``matte_refine`` job.
+        """
+        if quality not in ("fast", "high"):
+            raise ValueError(f"matte quality must be 'fast' or 'high', not {quality!r}")
+        matter = self._need(self._matter if quality == "fast" else self._ensemble)
         img = to_rgb8(rgb)
         with self._lock:
             return matter.matte(img, faces, size)

@@ -81,8 +81,10 @@ class Vision(Protocol):
     def classify_scene(self, rgb: np.ndarray, faces: list[Face]) -> SceneResult:
         """Scene label, scores and reasons for an RGB uint8 image and its faces."""
 
-    def matte(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray | None:
-        """Soft person alpha (float32 HxW in 0..1) at the image's resolution; None if no person."""
+    def matte(
+        self, rgb: np.ndarray, faces: list[Face], size: tuple[int, int] | None = None, quality: str = "fast"
+    ) -> np.ndarray | None:
+        """Soft person alpha (float32 HxW in 0..1) at the image's resolution or ``size``; None if no person."""
 
     def product_cutout(self, rgb: np.ndarray) -> np.ndarray:
         """Soft salient-object alpha (float32 HxW in 0..1) at the image's resolution."""

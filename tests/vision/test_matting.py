@@ -115,3 +115,23 @@ def test_colour_guided_coefficients_solve_the_local_3x3_system() -> None:
     b = mp - (a * mi).sum(-1)
     assert np.allclose(a_s, box(a.astype(np.float32), r), atol=2e-3)
     assert np.allclose(b_s, box(b.astype(np.float32), r), atol=2e-3)
+
+
+def test_high_quality_matte_is_the_two_model_ensemble(stack: VisionStack) -> None:
+    """The cloud matte (selfie + U²-Netp) differs from the fast one, stays in range, and keeps the gate."""
+    rgb = load_sample("astronaut")
+    faces = stack.detect_faces(rgb)
+    fast = stack.matte(rgb, faces)
+    high = stack.matte(rgb, faces, quality="high")
+    assert fast is not None and high is not None and high.shape == fast.shape and high.dtype == np.float32
+    assert high.min() >= 0.0 and high.max() <= 1.0
+    x0, y0, x1, y1 = (int(v) for v in faces[0].box)
+    assert high[y0:y1, x0:x1].mean() > 0.8, "the face is foreground"
+    assert 0.2 < (high > 0.5).mean() < 0.8
+    assert np.abs(high - fast).mean() > 0.005, "a second model really took part"
+    small = stack.matte(rgb, faces, size=(200, 180), quality="high")
+    assert small is not None and small.shape == (180, 200)
+    cat = load_sample("chelsea")
+    assert stack.matte(cat, stack.detect_faces(cat), quality="high") is None
+    with pytest.raises(ValueError, match="fast"):
+        stack.matte(rgb, faces, quality="best")
