@@ -218,6 +218,9 @@ class WorkerConfig(Section):
     threads: int = Field(2, ge=1, le=64)
     client_id: str | None = Field(None, description="default: edgecam-worker-<hostname>; stable = persistent session")
     chunk_wait_s: float = Field(30.0, gt=0, description="how long to wait for a chunked job's parts")
+    result_retention_h: float = Field(
+        168.0, gt=0, description="keep stored results this long (they answer redeliveries without recomputing); "
+        "older ones are pruned at start and every 10 minutes. Archived originals are never pruned")
 
 
 class LoggingConfig(Section):

@@ -342,8 +342,11 @@ class MqttBridge:
         meta = header.get("meta") if isinstance(header.get("meta"), dict) else {}
         if not header.get("ok"):
             err = str(header.get("error") or "worker failed")
-            self.outbox.mark_error(job_id, f"worker: {err}", retry=bool(header.get("retryable")))
+            after = self.outbox.mark_error(job_id, f"worker: {err}", retry=bool(header.get("retryable")))
             self._job_event(job, "failed", error=err)
+            if after is not None and after.state == "failed":
+                # not re-sent unless an operator retries it (which publishes the parts again)
+                self._clear_chunks(job_id, header.get("chunks"))
             return
         try:
             self.apply_result(job, meta, files)
@@ -354,9 +357,12 @@ class MqttBridge:
         if self.outbox.mark_done(job_id, meta):
             self.stats["results_applied"] += 1
             self._job_event(job, "done")
-        chunks = header.get("chunks")
+        self._clear_chunks(job_id, header.get("chunks"))
+
+    def _clear_chunks(self, job_id: str, chunks: Any) -> None:
+        """Delete the retained parts of a chunked job (an empty retained publish clears a topic)."""
         if isinstance(chunks, int) and 0 < chunks <= 100000:
-            for seq in range(chunks):  # clear the retained parts of a chunked job
+            for seq in range(chunks):
                 self.session.publish(self.topics.chunk(job_id, seq), b"", qos=1, retain=True)
 
     def _job_event(self, job: Job, state: str, **extra: Any) -> None:

@@ -15,6 +15,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from edgecam.config import MqttConfig, WorkerConfig
 log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+PRUNE_EVERY_S = 600.0
 
 
 @dataclass
@@ -168,9 +170,39 @@ class Worker:
         self.computed: list[str] = []  # job ids this worker ran a handler for (tests, metrics)
         self.replayed: list[str] = []  # job ids answered from the stored result
         self.failed: list[str] = []
+        self._next_prune = 0.0
+
+    def prune_results(self, now: float | None = None) -> int:
+        """Delete stored results older than ``worker.result_retention_h``; returns how many went.
+
+        Why: a worker runs for months and every job leaves a result file (a cut-out PNG can be
+        megabytes). A result is only needed to answer a redelivery of the same job, which the
+        kiosk's outbox stops doing within hours, so old ones are dead weight on the disk.
+        """
+        cutoff = (time.time() if now is None else now) - self.cfg.result_retention_h * 3600.0
+        removed = 0
+        for path in self.results_dir.glob("*/*.result"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            log.info("pruned %d stored results older than %g h", removed, self.cfg.result_retention_h)
+        return removed
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            try:
+                self.prune_results()
+            except OSError as e:  # a full or read-only disk must not stop the jobs
+                log.warning("pruning %s failed: %s", self.results_dir, e)
 
     def start(self) -> None:
         self.results_dir.mkdir(parents=True, exist_ok=True)
+        self._maybe_prune()
         for lane in self._lanes:
             lane.start()
         self.session.subscribe(self.filter, self._on_job, qos=1)
@@ -215,18 +247,20 @@ class Worker:
             self.replayed.append(job_id)
             self._publish_result(topics, job_id, stored.read_bytes())
             return
+        self._maybe_prune()
+        # failure results carry the part count too, so the kiosk can clear the retained parts of
+        # a job that will not be retried
+        chunks = 0
         try:
             if header.get("type") == "job_ref":
-                header, files = self._fetch_chunks(topics, job_id, int(header.get("chunks", 0)))
-                chunks = int(header.get("_chunks", 0))
-            else:
-                chunks = 0
+                chunks = int(header.get("chunks", 0))
+                header, files = self._fetch_chunks(topics, job_id, chunks)
             if header.get("type") != "job" or header.get("job_id") != job_id:
                 raise CodecError("not a job frame for this id")
         except (CodecError, TimeoutError, ValueError) as e:
             log.warning("job %s from %s: %s", job_id, device_id, e)
             self._publish_result(topics, job_id, pack({"type": "result", "job_id": job_id, "ok": False,
-                                                       "retryable": True, "error": str(e)}))
+                                                       "retryable": True, "error": str(e), "chunks": chunks}))
             return
         handler = self.handlers.get(kind)
         job = WorkerJob(job_id, kind, device_id, str(header.get("shot_id", "")),
@@ -242,7 +276,8 @@ class Worker:
                 log.exception("job %s (%s) failed", job_id, kind)
             self.failed.append(job_id)
             self._publish_result(topics, job_id, pack({"type": "result", "job_id": job_id, "ok": False,
-                                                       "retryable": not permanent, "error": str(e)}))
+                                                       "retryable": not permanent, "error": str(e),
+                                                       "chunks": chunks}))
             return
         frame = pack({"type": "result", "job_id": job_id, "ok": True, "kind": kind, "meta": out.meta,
                       "chunks": chunks}, out.files)
@@ -278,9 +313,7 @@ class Worker:
                 raise TimeoutError(f"parts of {job_id} did not arrive within {self.cfg.chunk_wait_s}s")
         finally:
             self.session.unsubscribe(flt)
-        header, files = unpack(box[0])
-        header["_chunks"] = total
-        return header, files
+        return unpack(box[0])
 
     def _publish_result(self, topics: Topics, job_id: str, frame: bytes) -> None:
         topic = topics.results(job_id)

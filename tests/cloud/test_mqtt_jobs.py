@@ -202,3 +202,51 @@ def test_large_jobs_are_chunked_and_over_the_cap_refused(broker: Broker, tmp_pat
         b.stop()
         w.stop()
         ob.close()
+
+
+def test_parts_of_a_job_that_failed_for_good_are_cleared(broker: Broker, tmp_path: Path) -> None:
+    """A chunked job the worker cannot run (no handler: permanent) fails and leaves no retained parts."""
+    cfg = outbox_cfg(tmp_path)
+    ob = Outbox(cfg.path, cfg)
+    store = ResultStore(tmp_path / "store")
+    (sid, files), = make_shots(tmp_path / "photos", 1, size=60_000)
+    ob.enqueue("matte_refine", sid, {"original": files["original"]}, job_id=f"{sid}.matte")
+    w = start_worker(broker, tmp_path, "wf", max_packet_bytes=8192)  # handlers(): archive + product_cutout only
+    b = start_bridge(broker, tmp_path, ob, store, max_packet_bytes=8192)
+    try:
+        assert wait_until(lambda: ob.counts()["failed"] == 1, 30), ob.counts()
+        assert "no handler" in (ob.get(f"{sid}.matte").last_error or "")
+        from cloudkit import Client
+        c = Client(broker)
+        c.sub("edgecam/kiosk1/chunks/#")
+        assert wait_until(lambda: not [m for m in c.msgs if m.payload], 5)
+        time.sleep(0.5)
+        assert [m.topic for m in c.msgs if m.payload] == [], "retained parts of a failed job stay on the broker"
+        c.close()
+    finally:
+        b.stop()
+        w.stop()
+        ob.close()
+
+
+def test_worker_prunes_results_past_their_retention(broker: Broker, tmp_path: Path) -> None:
+    import os
+
+    root = tmp_path / "wp"
+    old, new = root / "kiosk1" / "old.cut.result", root / "kiosk1" / "new.cut.result"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    (root / "archive").mkdir()
+    keep = root / "archive" / "photo.jpg"
+    keep.write_bytes(b"z")
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    os.utime(old, (eight_days_ago, eight_days_ago))
+    os.utime(keep, (eight_days_ago, eight_days_ago))
+    w = Worker(mqtt_cfg(broker), worker_cfg(root, result_retention_h=24 * 7), handlers(root), client_id="worker-wp")
+    w.start()  # prunes on start
+    try:
+        assert not old.exists() and new.exists() and keep.exists()
+        assert w.prune_results(now=time.time() + 8 * 24 * 3600) == 1 and not new.exists()
+    finally:
+        w.stop()
