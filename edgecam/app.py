@@ -23,7 +23,7 @@ from edgecam.commands import Dispatcher, NoArgs, RequestLedger
 from edgecam.config import Config, load_config
 from edgecam.errors import CameraError, ConfigError, EdgecamError
 from edgecam.events import EventBus
-from edgecam.output.printing import FilePrinter, NoPrinter, Printer
+from edgecam.output.printing import Printer, make_printer
 from edgecam.output.store import PhotoStore
 from edgecam.pipeline import ShotPipeline, ShotResult
 from edgecam.sdnotify import Notifier
@@ -56,10 +56,6 @@ class ReprintArgs(BaseModel):
     copies: int = Field(1, ge=1, le=50)
 
 
-def make_printer(cfg: Config) -> Printer:
-    return FilePrinter(cfg.printer.spool_dir) if cfg.printer.kind == "file" else NoPrinter()
-
-
 class App:
     """The running camera. ``start``/``stop`` are idempotent; commands go through ``dispatcher``."""
 
@@ -80,7 +76,7 @@ class App:
         self.capture = CaptureLoop(self._camera_factory, buffer=cfg.camera.buffer,
                                    stall_timeout_s=cfg.camera.stall_timeout_s, rotate=cfg.camera.rotate,
                                    mirror=cfg.camera.mirror, events=self.events)
-        self.printer: Printer = make_printer(cfg)
+        self.printer: Printer = make_printer(cfg.printer, self._printer_changed)
         self.pipeline: ShotPipeline | None = None
         self.ledger: RequestLedger | None = None
         self.dispatcher = Dispatcher(allow=None)
@@ -116,6 +112,8 @@ class App:
                 device_id=self.cfg.device_id,
                 product_cutout_on_device=self.cfg.vision.product_cutout_on_device)
             self._started.append(self.pipeline.close)
+            self.printer.start()
+            self._started.append(lambda: self.printer.stop())  # the printer object changes on reload
             if self.use_camera:
                 self.capture.start()
                 self._started.append(self.capture.stop)
@@ -235,6 +233,10 @@ class App:
         d.register("reprint", self._cmd_reprint, ReprintArgs, help="print a stored shot again")
         d.register("pause", lambda a, src: self._set_mode("paused"), NoArgs, help="refuse shots until resume")
         d.register("resume", lambda a, src: self._set_mode("ready"), NoArgs, help="accept shots again")
+        d.register("print_resume", lambda a, src: self.printer.resume(), NoArgs,
+                   help="re-enable a printer queue that stopped (after loading paper or clearing a jam)")
+        d.register("printer_status", lambda a, src: self.printer.status(), NoArgs, remember=False,
+                   help="printer state, reasons and jobs waiting")
         d.register("reload_config", self._cmd_reload, NoArgs, help="re-read the config file (styles, captions)")
         d.register("outbox_status", self._cmd_outbox_status, NoArgs, remember=False, help="cloud job queue depth")
 
@@ -272,10 +274,21 @@ class App:
         if self.pipeline is not None:
             self.pipeline.book, self.pipeline.renderer = book, self.renderer
             self.pipeline.caption = new.styles.caption
+        if new.printer != self.cfg.printer:
+            printer = make_printer(new.printer, self._printer_changed)
+            if self.mode != "stopped":
+                printer.start()
+            old, self.printer = self.printer, printer
+            old.stop()
         self.cfg = self.cfg.model_copy(update={"styles": new.styles, "printer": new.printer})
-        self.printer = make_printer(self.cfg)
         self.current_style = new.styles.default
         return {"reloaded": ["styles", "printer"], "restart_needed_for": changed}
+
+    def _printer_changed(self, status: dict[str, Any]) -> None:
+        """A printer's own watcher saw a change (paper-out, resumed, cooldown): tell every listener."""
+        self.events.publish("printer", **status)
+        if self.mode != "stopped":
+            self.events.publish("state", **self.state())
 
     def _cmd_outbox_status(self, a: NoArgs, src: str) -> dict[str, Any]:
         if self.outbox is None:

@@ -132,14 +132,53 @@ class OutputConfig(Section):
     min_free_mb: int = Field(50, ge=0, description="refuse a shot when the disk has less free space")
 
 
+class CupsConfig(Section):
+    """A CUPS queue (photo printers: Canon Selphy, DNP, Mitsubishi, any driverless IPP printer).
+
+    Why a cooldown and an auto-resume: Selphy printers hang when sent a job before they are ready
+    (60–120 s apart), and CUPS stops a queue on paper-out and never restarts it by itself."""
+
+    queue: str = Field("", pattern=r"^[A-Za-z0-9_.@-]{0,127}$", description="CUPS printer (queue) name")
+    server: str | None = Field(None, description="host[:port] of cupsd; default: the local one (CUPS_SERVER)")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="lp -o options, e.g. {media: 'Postcard', print-quality: '5'}")
+    min_interval_s: float = Field(0.0, ge=0, le=600, description="hold each job until this long after the last")
+    auto_resume_s: float | None = Field(
+        300.0, gt=0, description="re-enable a queue CUPS stopped (paper-out, jam) after this long; null = never")
+    poll_s: float = Field(2.0, gt=0, le=60, description="how often the queue's state is read")
+
+
+class EscPosConfig(Section):
+    """An ESC/POS thermal receipt printer: raster photos, dithered (58 mm = 384 dots, 80 mm = 576)."""
+
+    target: str = Field(
+        "", description="tcp://HOST[:PORT] (network printers, port 9100) or a device file such as /dev/usb/lp0")
+    width_px: Literal[384, 576] = 384
+    dither: Literal["atkinson", "floyd_steinberg", "threshold"] = "atkinson"
+    cut: bool = Field(True, description="feed and cut after each copy")
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+
 class PrinterConfig(Section):
     """Where prints go. ``file`` spools each copy as a JPEG into ``spool_dir`` (another program or a
-    folder-watching printer picks them up); ``none`` disables printing."""
+    folder-watching printer picks them up); ``cups`` prints through a CUPS queue; ``escpos`` sends
+    a dithered raster to a thermal printer; ``none`` disables printing."""
 
-    kind: Literal["none", "file"] = "none"
+    kind: Literal["none", "file", "cups", "escpos"] = "none"
     spool_dir: Path = Path("print-spool")
     auto_print: bool = Field(False, description="print every shot (copies from the shutter command)")
     max_copies: int = Field(5, ge=1, le=50)
+    cups: CupsConfig = CupsConfig()
+    escpos: EscPosConfig = EscPosConfig()
+
+    @model_validator(mode="after")
+    def _target_given(self) -> PrinterConfig:
+        if self.kind == "cups" and not self.cups.queue:
+            raise ValueError("printer.kind is cups but printer.cups.queue is empty (the CUPS printer name)")
+        if self.kind == "escpos" and not self.escpos.target:
+            raise ValueError("printer.kind is escpos but printer.escpos.target is empty "
+                             "(tcp://HOST:9100 or a device file such as /dev/usb/lp0)")
+        return self
 
 
 class KeyboardTriggerConfig(Section):
@@ -154,7 +193,7 @@ class GpioTriggerConfig(Section):
     pull_up: bool = True
     debounce_ms: int = Field(300, ge=0, le=5000)
     hold_s: float = Field(3.0, gt=0, description="a press this long runs hold_action instead of the shutter")
-    hold_action: Literal["pause", "resume", "status", "none"] = "pause"
+    hold_action: Literal["pause", "resume", "status", "print_resume", "none"] = "pause"
     led_pin: int | None = Field(None, ge=0, le=53)
 
 

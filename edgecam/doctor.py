@@ -97,6 +97,25 @@ def _check_gpio(cfg: Config) -> str:
 def _check_printer(cfg: Config) -> str:
     if cfg.printer.kind == "none":
         return "no printer (printer.kind: none)"
+    if cfg.printer.kind in ("cups", "escpos"):
+        from edgecam.output.printing import make_printer
+
+        printer = make_printer(cfg.printer)
+        printer.start()
+        try:
+            st = printer.status()
+        finally:
+            printer.stop()
+        where = cfg.printer.cups.queue if cfg.printer.kind == "cups" else cfg.printer.escpos.target
+        reasons = ", ".join(st.get("reasons") or []) or "no details"
+        if st["state"] == "error":
+            hint = ("check printer.cups.queue against `lpstat -p` and printer.cups.server"
+                    if cfg.printer.kind == "cups" else "check printer.escpos.target and that the printer is on")
+            raise EdgecamError(f"{cfg.printer.kind} printer {where}: {reasons}; {hint}")
+        if st["state"] == "paused":
+            raise EdgecamError(f"{cfg.printer.kind} printer {where} is paused ({reasons}); load paper or clear "
+                               "the jam, then send print_resume")
+        return f"{cfg.printer.kind} printer {where}: {st['state']}"
     d = Path(cfg.printer.spool_dir)
     d.mkdir(parents=True, exist_ok=True)
     probe = d / ".doctor-probe"

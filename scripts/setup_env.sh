@@ -11,6 +11,10 @@ if [ "$extras" = "dev" ]; then
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || apt_need+=(mosquitto)
   command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
   command -v systemd-analyze >/dev/null 2>&1 || apt_need+=(systemd)
+  # the printing tests start their own cupsd with a cups-pdf and a network (socket) queue
+  [ -x /usr/sbin/cupsd ] || apt_need+=(cups)
+  command -v lpstat >/dev/null 2>&1 || apt_need+=(cups-client)
+  [ -x /usr/lib/cups/backend/cups-pdf ] || apt_need+=(printer-driver-cups-pdf)
 fi
 python3 -c "import venv, ensurepip" 2>/dev/null || apt_need+=(python3-venv)
 if [ ${#apt_need[@]} -gt 0 ]; then

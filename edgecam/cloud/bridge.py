@@ -40,7 +40,7 @@ from edgecam.events import Event, EventBus
 log = logging.getLogger(__name__)
 
 ApplyResult = Callable[[Job, dict[str, Any], dict[str, bytes]], bool]
-PUBLISHED_EVENTS = ("shot", "button", "error", "job")
+PUBLISHED_EVENTS = ("shot", "button", "error", "job", "printer")
 _STOP = object()
 
 
