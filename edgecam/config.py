@@ -13,13 +13,14 @@ between levels, case-insensitive); the value is parsed as a YAML scalar, so ``tr
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgecam.errors import ConfigError
 from edgecam.styles.spec import StyleSpec
@@ -157,6 +158,15 @@ class EscPosConfig(Section):
     dither: Literal["atkinson", "floyd_steinberg", "threshold"] = "atkinson"
     cut: bool = Field(True, description="feed and cut after each copy")
     timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("target")
+    @classmethod
+    def _target_form(cls, v: str) -> str:
+        """Refused when the config is read (exit 2), not at the first print."""
+        if v and not re.fullmatch(r"tcp://[^/\s]+|/\S+", v):
+            raise ValueError(f"{v!r} is neither tcp://HOST[:PORT] (port 9100 by default) nor an absolute "
+                             "device path such as /dev/usb/lp0")
+        return v
 
 
 class PrinterConfig(Section):
