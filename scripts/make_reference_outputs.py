@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -48,8 +49,18 @@ def digest(a: np.ndarray) -> tuple[np.ndarray, float]:
     return flat[idx].astype(np.float32), float(flat.sum())
 
 
-def reference_outputs(reg: ModelRegistry) -> dict[str, np.ndarray]:
-    """Key ``model/runtime-precision/sample/output-index`` → sampled values; ``…/sum`` → full sum."""
+def model_inputs(reg: ModelRegistry) -> dict[str, np.ndarray]:
+    """Key ``model/runtime-precision/sample`` → the input ``reference_outputs`` feeds that model file."""
+    return {f"{name}/{f.key}/{s}": model_input(reg, f, sample(s))
+            for name in reg.names() for f in reg.files(name) if f.runtime in ("onnx", "tflite") for s in SAMPLES}
+
+
+def reference_outputs(reg: ModelRegistry, inputs: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Key ``model/runtime-precision/sample/output-index`` → sampled values; ``…/sum`` → full sum.
+
+    ``inputs`` (as from ``model_inputs``, e.g. prepared on another machine) replaces the preprocessing
+    here, so that only the models and their runtime are compared.
+    """
     out: dict[str, np.ndarray] = {}
     for name in reg.names():
         for f in reg.files(name):
@@ -58,14 +69,43 @@ def reference_outputs(reg: ModelRegistry) -> dict[str, np.ndarray]:
             reg.verify(f)
             sess = load_file(f, threads=1)
             for s in SAMPLES:
-                res = sess.run(model_input(reg, f, sample(s)))
+                key = f"{name}/{f.key}/{s}"
+                res = sess.run(inputs[key] if inputs is not None else model_input(reg, f, sample(s)))
                 for i, spec in enumerate(sess.outputs):
                     values, total = digest(res[spec.name])
-                    key = f"{name}/{f.key}/{s}/{i}"
-                    out[key] = values
-                    out[key + "/sum"] = np.array([total, res[spec.name].size], np.float64)
+                    out[f"{key}/{i}"] = values
+                    out[f"{key}/{i}/sum"] = np.array([total, res[spec.name].size], np.float64)
             sess.close()
     return out
+
+
+def tolerance(key: str, ref: np.ndarray) -> float:
+    """Largest allowed max-abs difference for one sampled output (``key`` as in ``reference_outputs``)."""
+    scale = max(1.0, float(np.abs(ref.astype(np.float64)).max()))
+    # fp32 kernels agree to ~1e-5 across runs; int8 may round differently on another CPU
+    return 2e-2 * scale if "int8" in key else 1e-4 * scale
+
+
+def compare(refs: Mapping[str, np.ndarray], current: Mapping[str, np.ndarray]) -> tuple[list[str], dict[str, float]]:
+    """Check ``current`` against ``refs`` (both as from ``reference_outputs``) output by output.
+
+    Returns the problems (a difference over ``tolerance``, or a changed output size) and the max abs
+    difference per output key. Keys missing from ``current`` are skipped: compare the key sets apart.
+    """
+    problems: list[str] = []
+    diffs: dict[str, float] = {}
+    for key in refs:
+        if key.endswith("/sum") or key not in current:
+            continue
+        ref, got = refs[key].astype(np.float64), current[key].astype(np.float64)
+        atol = tolerance(key, ref)
+        err = float(np.abs(ref - got).max())
+        diffs[key] = err
+        if err > atol:
+            problems.append(f"{key}: max abs diff {err:.3g} > {atol:.3g}")
+        if refs[key + "/sum"][1] != current[key + "/sum"][1]:
+            problems.append(f"{key}: output size changed")
+    return problems, diffs
 
 
 def main(argv: list[str] | None = None) -> int:
