@@ -82,8 +82,9 @@ def reference_outputs(reg: ModelRegistry, inputs: Mapping[str, np.ndarray] | Non
 def tolerance(key: str, ref: np.ndarray) -> float:
     """Largest allowed max-abs difference for one sampled output (``key`` as in ``reference_outputs``)."""
     scale = max(1.0, float(np.abs(ref.astype(np.float64)).max()))
-    # fp32 kernels agree to ~1e-5 across runs; int8 may round differently on another CPU
-    return 2e-2 * scale if "int8" in key else 1e-4 * scale
+    # fp32 kernels agree within this between x86 and aarch64 (scripts/arm64_proof.sh); ONNX Runtime's
+    # int8 kernels requantise differently on ARM: 0.144 max on identical inputs, 4.8e-2 of the scale
+    return 1e-1 * scale if "int8" in key else 1e-4 * scale
 
 
 def compare(refs: Mapping[str, np.ndarray], current: Mapping[str, np.ndarray]) -> tuple[list[str], dict[str, float]]:
