@@ -143,6 +143,8 @@ class VisionStack:
         return self
 
     def close(self) -> None:
+        if self._scene is not None:
+            self._scene.features.close()
         for s in self.sessions.values():
             s.close()
         self.sessions = {}

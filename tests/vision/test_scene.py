@@ -62,3 +62,26 @@ def test_invalid_head_is_refused(tmp_path: Path, stack: VisionStack) -> None:
     bad.write_text(json.dumps(d))
     with pytest.raises(ModelError, match="do not match"):
         SceneHead.load(bad)
+
+
+def test_text_detector_beside_the_classifier_gives_the_same_features(stack: VisionStack) -> None:
+    """The scene stage runs the text detector on a second thread; the features must not change."""
+    import threading
+
+    from edgecam.vision.scene import SceneFeatures
+
+    f = stack._scene.features  # type: ignore[union-attr]
+    assert f._pool is not None, "the default stack runs the text detector in parallel"
+    seq = SceneFeatures(f.classifier, f.cls_pre, f.imagenet_labels, f.text, f.text_pre,
+                        f.analysis_long_edge, f.text_long_edge, parallel=False)
+    for name in ("page", "astronaut"):
+        rgb = load_sample(name)
+        faces = stack.detect_faces(rgb)
+        a, ev_a = f.compute(rgb, faces)
+        b, ev_b = seq.compute(rgb, faces)
+        assert np.array_equal(a, b) and ev_a["stats"] == ev_b["stats"]
+    par = SceneFeatures(f.classifier, f.cls_pre, f.imagenet_labels, f.text, f.text_pre)
+    par.compute(load_sample("page"), [])
+    assert any(t.name.startswith("scene-text") for t in threading.enumerate())
+    par.close()
+    assert par._pool is None
