@@ -20,7 +20,10 @@ from pathlib import Path
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-PLATFORMS = ["manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_17_aarch64"]
+# pip's --platform does not imply older glibc tags, so list every manylinux tag the oldest target
+# accepts: JetPack 6 is Ubuntu 22.04 (glibc 2.35), Raspberry Pi OS bookworm has glibc 2.36. With only
+# a few tags pip silently falls back to older releases (e.g. ai-edge-litert 1.4.0 instead of 2.3.0).
+PLATFORMS = ["manylinux2014_aarch64"] + [f"manylinux_2_{minor}_aarch64" for minor in range(17, 36)]
 
 
 def requirements() -> list[str]:
