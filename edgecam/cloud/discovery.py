@@ -39,6 +39,10 @@ def discovery_messages(topics: Topics, ha_prefix: str, style_options: list[str],
 
     add("button", "shutter", {"name": "Shutter", "command_topic": topics.cmd("shutter"), "payload_press": "{}",
                               "icon": "mdi:camera-iris", **avail})
+    # after paper-out the operator loads paper and presses this on the dashboard (CUPS keeps the queue
+    # stopped otherwise; see edgecam.output.cups)
+    add("button", "print_resume", {"name": "Resume printer", "command_topic": topics.cmd("print_resume"),
+                                   "payload_press": "{}", "icon": "mdi:printer-check", **avail})
     add("select", "style", {"name": "Style", "command_topic": topics.cmd("set_style"),
                             "command_template": '{"style": {{ value | tojson }}}', "state_topic": topics.state("style"),
                             "value_template": "{{ value_json }}", "options": list(style_options) or ["auto"],

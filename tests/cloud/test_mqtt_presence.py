@@ -95,6 +95,9 @@ def test_events_state_and_home_assistant_discovery(broker: Broker, tmp_path: Pat
         cfg_topic = "homeassistant/select/edgecam_kiosk1/style/config"
         sel = json.loads(c.wait_for(lambda m: m.topic == cfg_topic).payload)
         assert sel["options"] == ["auto", "vintage"] and sel["command_topic"] == "edgecam/kiosk1/cmd/set_style"
+        resume = json.loads(c.wait_for(
+            lambda m: m.topic == "homeassistant/button/edgecam_kiosk1/print_resume/config").payload)
+        assert resume["command_topic"] == "edgecam/kiosk1/cmd/print_resume"
         for t in ("button/edgecam_kiosk1/shutter", "sensor/edgecam_kiosk1/outbox_depth",
                   "sensor/edgecam_kiosk1/last_latency_ms", "binary_sensor/edgecam_kiosk1/online",
                   "device_automation/edgecam_kiosk1/button_press"):
