@@ -189,3 +189,27 @@ def test_the_daemon_prints_through_cups_and_the_operator_resumes_a_stopped_queue
     finally:
         app.stop()
     assert app.printer.state() == "idle"
+
+
+def test_doctor_reports_the_queue_ready_paused_or_missing(cups: CupsServer, sink: SinkPrinter, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cups.add_socket_queue("doctor", sink.port)
+
+    def doctor(queue: str) -> subprocess.CompletedProcess[str]:
+        cfg = tmp_path / f"{queue}.yaml"
+        cfg.write_text(f"output: {{dir: {tmp_path / 'photos'}, min_free_mb: 0}}\n"
+                       f"printer:\n  kind: cups\n  cups: {{queue: {queue}, server: '{cups.server}'}}\n")
+        return subprocess.run([sys.executable, "-m", "edgecam", "--config", str(cfg), "doctor"],
+                              capture_output=True, text=True, timeout=240, env=dict(os.environ))
+
+    ok = doctor("doctor")
+    assert "OK   printer  cups printer doctor: idle" in ok.stdout, ok.stdout + ok.stderr
+    cups.run("cupsdisable", "-r", "media-empty", "doctor")
+    paused = doctor("doctor")
+    assert paused.returncode == 1 and "FAIL printer" in paused.stdout
+    assert "paused (media-empty" in paused.stdout and "print_resume" in paused.stdout
+    missing = doctor("nope")
+    assert missing.returncode == 1 and "FAIL printer" in missing.stdout and "lpstat -p" in missing.stdout
