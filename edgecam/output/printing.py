@@ -12,6 +12,9 @@ an operator; ``resume()`` or the auto-resume clears it) · ``error`` (unreachabl
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,7 @@ from edgecam.errors import EdgecamError
 from edgecam.output.atomic import atomic_write
 
 OnChange = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 
 class PrinterError(EdgecamError):
@@ -106,6 +110,87 @@ class FilePrinter:
         return self.status()
 
 
+class BackgroundPrinter:
+    """Runs a slow printer's ``submit`` on its own thread, so the shutter's reply does not wait for it.
+
+    Why: an ESC/POS print is dithered (Atkinson ~0.2 s in pure Python) and paced by the printer's
+    own speed (seconds), and a shutter with copies must answer the guest, GPIO and MQTT at once.
+    A printer already known to be paused or unreachable still refuses at once, so the caller sees
+    "paper is out"; a job that fails later is reported through ``on_change`` (``failed_job`` and
+    ``error``), which the daemon publishes as a ``printer`` event. The photo itself is already
+    saved, so a failed print can be re-sent with ``reprint``. ``stop`` finishes queued jobs first.
+    """
+
+    def __init__(self, inner: Printer, on_change: OnChange | None = None, max_queue: int = 20,
+                 drain_s: float = 60.0) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.on_change = on_change
+        self.drain_s = drain_s
+        self._q: queue.Queue[tuple[Path, int, str] | None] = queue.Queue(maxsize=max_queue)
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.inner.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"print-{self.name}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._q.put(None)  # after the jobs already queued
+            self._thread.join(self.drain_s)
+            if self._thread.is_alive():
+                log.warning("printer %s: %d queued print(s) not sent before shutdown", self.name, self._q.qsize())
+            self._thread = None
+        self.inner.stop()
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not None:
+            photo, copies, job_name = item
+            with self._lock:
+                self._busy += 1
+            try:
+                self.inner.submit(photo, copies, job_name)
+            except Exception as e:  # the worker must survive any one job
+                log.error("printer %s: print %s failed: %s", self.name, job_name, e)
+                if self.on_change is not None:
+                    self.on_change(self.inner.status() | {"failed_job": job_name, "error": str(e)})
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+    def _pending(self) -> int:
+        with self._lock:
+            return self._q.qsize() + self._busy
+
+    def state(self) -> str:
+        st = self.inner.state()
+        return "printing" if st in ("idle", "unknown") and self._pending() else st
+
+    def status(self) -> dict[str, Any]:
+        return self.inner.status() | {"state": self.state(), "queued": self._pending()}
+
+    def submit(self, photo: Path, copies: int, job_name: str) -> list[str]:
+        st = self.inner.status()
+        if st.get("state") in ("paused", "error"):
+            why = ", ".join(st.get("reasons") or []) or st.get("error") or "no details"
+            raise PrinterError(f"{self.name} printer is {st['state']} ({why}); fix it and send print_resume")
+        if not Path(photo).is_file():
+            raise PrinterError(f"nothing to print: {photo} does not exist")
+        try:
+            self._q.put_nowait((Path(photo), copies, job_name))
+        except queue.Full:
+            raise PrinterError(f"{self.name} print queue is full ({self._q.maxsize} waiting)") from None
+        return [f"{job_name}-{n}" for n in range(1, copies + 1)]
+
+    def resume(self) -> dict[str, Any]:
+        self.inner.resume()
+        return self.status()
+
+
 def make_printer(cfg: PrinterConfig, on_change: OnChange | None = None) -> Printer:
     """The printer ``printer.kind`` names; device-specific modules are imported only when chosen."""
     if cfg.kind == "file":
@@ -117,5 +202,5 @@ def make_printer(cfg: PrinterConfig, on_change: OnChange | None = None) -> Print
     if cfg.kind == "escpos":
         from edgecam.output.escpos import EscPosPrinter
 
-        return EscPosPrinter(cfg.escpos, on_change=on_change)
+        return BackgroundPrinter(EscPosPrinter(cfg.escpos, on_change=on_change), on_change)
     return NoPrinter()

@@ -322,3 +322,48 @@ def test_bad_target_is_refused_naming_the_key(target: str) -> None:
 
 def test_tcp_default_port() -> None:
     assert EscPosPrinter(EscPosConfig(target="tcp://printer.local")).status()["target"] == "tcp://printer.local:9100"
+
+
+# --- in the daemon: printing beside the shot -------------------------------------------------------
+
+
+def test_background_printer_prints_every_copy_and_finishes_the_queue_on_stop(fake: FakePrinter, photo: Path) -> None:
+    from edgecam.output.printing import BackgroundPrinter
+
+    bp = BackgroundPrinter(printer(fake.target))
+    bp.start()
+    assert bp.submit(photo, 2, "shot-a") == ["shot-a-1", "shot-a-2"]
+    assert bp.submit(photo, 1, "shot-b") == ["shot-b-1"]
+    bp.stop()  # drains what was queued before it returns
+    assert len(fake.jobs) == 3
+    cfg = EscPosConfig(target=fake.target)
+    assert all(np.array_equal(decode_raster(j), expected_bits(photo, cfg)) for j in fake.jobs)
+
+
+def test_background_printer_refuses_at_once_when_paused_and_reports_later_failures(
+    fake: FakePrinter, photo: Path, tmp_path: Path
+) -> None:
+    from edgecam.output.printing import BackgroundPrinter
+
+    changes: list[dict[str, Any]] = []
+    bp = BackgroundPrinter(printer(fake.target, changes.append), changes.append)
+    bp.start()
+    try:
+        fake.replies[4] = PAPER_OUT
+        assert wait_for(lambda: bp.state() == "paused")
+        with pytest.raises(PrinterError, match="paused.*media-empty"):
+            bp.submit(photo, 1, "refused")
+        fake.replies[4] = PAPER_OK
+        assert bp.resume()["state"] == "idle"
+        # a job that fails on the print thread: the caller already has its ids, the failure is an event
+        broken = tmp_path / "broken.jpg"
+        broken.write_bytes(b"not a jpeg")
+        assert bp.submit(broken, 1, "late") == ["late-1"]
+        assert wait_for(lambda: any(c.get("failed_job") == "late" for c in changes))
+        failed = next(c for c in changes if c.get("failed_job") == "late")
+        assert "cannot read the photo" in failed["error"]
+        with pytest.raises(PrinterError, match="does not exist"):
+            bp.submit(tmp_path / "missing.jpg", 1, "gone")
+    finally:
+        bp.stop()
+    assert fake.jobs == []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from edgecam.config import EscPosConfig, PrinterConfig
 from edgecam.output.escpos import EscPosPrinter
-from edgecam.output.printing import FilePrinter, NoPrinter, make_printer
+from edgecam.output.printing import BackgroundPrinter, FilePrinter, NoPrinter, make_printer
 
 
 def test_make_printer_picks_by_kind(tmp_path: Path) -> None:
@@ -20,7 +20,9 @@ def test_make_printer_picks_by_kind(tmp_path: Path) -> None:
     calls: list[dict] = []
     ep = make_printer(PrinterConfig(kind="escpos", escpos=EscPosConfig(target="tcp://10.0.0.7", width_px=576)),
                       on_change=calls.append)
-    assert isinstance(ep, EscPosPrinter) and ep.name == "escpos" and ep.on_change == calls.append
+    # a thermal print takes seconds: it runs beside the shot, not inside the shutter command
+    assert isinstance(ep, BackgroundPrinter) and isinstance(ep.inner, EscPosPrinter) and ep.name == "escpos"
+    assert ep.on_change == calls.append and ep.inner.on_change == calls.append
     assert ep.status()["target"] == "tcp://10.0.0.7:9100" and ep.status()["width_px"] == 576
 
 
