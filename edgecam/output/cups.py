@@ -55,6 +55,7 @@ class CupsPrinter:
         if cfg.server:
             self._env["CUPS_SERVER"] = cfg.server
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # the watcher and a submit may both poll: one at a time
         self._status: dict[str, Any] = {"kind": "cups", "queue": cfg.queue, "state": "unknown", "reasons": []}
         self._stopped_since: float | None = None
         self._last_release: float | None = None
@@ -141,6 +142,10 @@ class CupsPrinter:
     # -------------------------------------------------------------------------------- state
     def poll(self) -> dict[str, Any]:
         """Read CUPS, apply auto-resume and the cooldown release, publish a change; returns status()."""
+        with self._poll_lock:
+            return self._poll()
+
+    def _poll(self) -> dict[str, Any]:
         q = self._read_queue()
         now = self._clock()
         if q["cups_state"] == "stopped":
@@ -215,8 +220,9 @@ class CupsPrinter:
 
     def resume(self) -> dict[str, Any]:
         """Operator action: re-enable a stopped queue now (after loading paper, clearing a jam)."""
-        self._enable()
-        self._stopped_since = None
+        with self._poll_lock:
+            self._enable()
+            self._stopped_since = None
         return self.poll()
 
     def submit(self, photo: Path, copies: int, job_name: str) -> list[str]:
