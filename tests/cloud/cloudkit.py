@@ -23,6 +23,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field
+from testkit import free_port, wait_until  # noqa: F401  (the cloud tests import them from here)
 
 from edgecam.cloud.jobs import Job
 from edgecam.commands import Dispatcher, RequestLedger
@@ -30,12 +31,6 @@ from edgecam.config import MqttConfig, OutboxConfig, WorkerConfig
 from edgecam.errors import EdgecamError
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float, log: Path, name: str) -> None:
@@ -305,15 +300,6 @@ def worker_cfg(tmp: Path, **kw: Any) -> WorkerConfig:
     base: dict[str, Any] = {"results_dir": tmp, "threads": 2, "chunk_wait_s": 5.0}
     base.update(kw)
     return WorkerConfig(**base)
-
-
-def wait_until(pred: Any, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
 
 
 def threads_named(*prefixes: str) -> list[str]:

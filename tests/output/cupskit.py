@@ -19,13 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
+from testkit import free_port
+
 CUPS_PDF_PPD = Path("/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CupsServer:
@@ -156,12 +152,3 @@ class SinkPrinter:
         self._stop.set()
         self._thread.join(5)
         self.sock.close()
-
-
-def wait_until(pred, timeout: float, step: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())

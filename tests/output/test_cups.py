@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cupskit import CupsServer, SinkPrinter, wait_until
+from cupskit import CupsServer, SinkPrinter
+from testkit import free_port, wait_until
 
 from edgecam.config import CupsConfig, PrinterConfig
 from edgecam.output.cups import CupsPrinter
@@ -145,8 +146,6 @@ def test_unknown_queue_is_an_error_and_a_submit_names_it(cups: CupsServer, photo
 
 
 def test_unreachable_server_is_an_error_state(photo: Path) -> None:
-    from cupskit import free_port
-
     p = CupsPrinter(CupsConfig(queue="booth", server=f"127.0.0.1:{free_port()}"))
     p.poll()
     assert p.state() == "error"

@@ -3,7 +3,6 @@ a real loopback socket (a fake printer that records jobs and answers DLE EOT).""
 
 from __future__ import annotations
 
-import socket
 import socketserver
 import threading
 import time
@@ -14,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from testkit import free_port, wait_until
 
 from edgecam.config import EscPosConfig
 from edgecam.output.escpos import (
@@ -113,19 +113,7 @@ def printer(target: str, on_change: Callable[[dict[str, Any]], None] | None = No
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
-
-
-def free_port() -> int:
-    """A port nothing listens on: bound, then closed, so a connect is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return wait_until(cond, timeout, step=0.01)
 
 
 # --- encoding -------------------------------------------------------------------------------------
