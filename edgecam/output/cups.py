@@ -11,8 +11,10 @@ What this adds over "just call lp" (lessons from pibooth #484/#371/#476 and phot
 - **Auto-resume**: CUPS stops a queue on paper-out or a jam and never restarts it; after
   ``auto_resume_s`` the watcher re-enables it (and the operator can at once, ``print_resume``).
 - **Cooldown**: with ``min_interval_s`` every job is submitted *held* (CUPS keeps it on disk, so a
-  restart loses nothing) and released one at a time, only when the printer is idle and the
-  interval since the last release has passed, because Selphy printers hang when sent jobs early.
+  restart loses nothing) and the watcher releases them one at a time, only when the printer is
+  idle and the interval since the last release has passed, because Selphy printers hang when sent
+  jobs early. A submit wakes the watcher, so the first copy goes at once without the shutter
+  waiting for ``lpstat``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class CupsPrinter:
         self._stopped_since: float | None = None
         self._last_release: float | None = None
         self._stop_evt = threading.Event()
+        self._wake = threading.Event()  # poll now, not at the next poll_s tick
         self._thread: threading.Thread | None = None
         self.auto_resumes = 0
 
@@ -75,12 +78,17 @@ class CupsPrinter:
 
     def stop(self) -> None:
         self._stop_evt.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=CALL_TIMEOUT_S + 1)
             self._thread = None
 
     def _watch(self) -> None:
-        while not self._stop_evt.wait(self.cfg.poll_s):
+        while True:
+            self._wake.wait(self.cfg.poll_s)
+            self._wake.clear()
+            if self._stop_evt.is_set():
+                return
             try:
                 self.poll()
             except Exception:  # the watcher must outlive any surprise in lpstat's output
@@ -252,8 +260,5 @@ class CupsPrinter:
             ids.append(m.group(1))
         log.info("printer %s: queued %s (%d copies)", self.cfg.queue, ", ".join(ids), copies)
         if self.cfg.min_interval_s > 0:
-            try:
-                self.poll()  # release at once if the printer is idle and cooled down
-            except PrinterError as e:
-                log.warning("printer %s: %s", self.cfg.queue, e)
+            self._wake.set()  # the watcher releases the first held job now, off the shutter's path
         return ids
