@@ -185,7 +185,9 @@ class VisionStack:
         if quality not in ("fast", "high"):
             raise ValueError(f"matte quality must be 'fast' or 'high', not {quality!r}")
         matter = self._need(self._matter if quality == "fast" else self._ensemble)
-        img = to_rgb8(rgb)
+        img = to_rgb8(rgb)  # a bad photo is refused whether or not it has faces
+        if not faces:  # the gate for both mattes: the segmenters also fire on cats and coffee cups
+            return None
         with self._lock:
             return matter.matte(img, faces, size)
 
