@@ -4,7 +4,8 @@ Why these choices (measured, see BENCHMARKS.md / design notes §2):
 - the selfie model sees the whole frame squashed to 256×256; that beats an aspect-preserving
   letterbox because the person keeps more input pixels;
 - it fires on cats and coffee cups, so portrait matting runs only when a face was found;
-- the 256×256 mask is upsampled with a fast guided filter so edges follow the photo at print size.
+- the 256×256 mask is upsampled with a fast guided filter so edges follow the photo at print size;
+  a second pass on the person crop and a colour guide were measured and gave nothing (BENCHMARKS.md).
 U²-Netp is ~100× slower, so it is used only for the explicit product mode.
 """
 
@@ -43,18 +44,12 @@ class PortraitMatter:
         eps: float = 1e-3,
         flip_average: bool = False,
         work_long_edge: int = 320,
-        crop_refine: bool = False,
-        color_guide: bool = False,
-        crop_max_fraction: float = 0.6,
     ) -> None:
         self.session = session
         self.refine = refine
         self.radius, self.eps = radius, eps
         self.flip_average = flip_average
         self.work_long_edge = work_long_edge
-        self.crop_refine = crop_refine
-        self.color_guide = color_guide
-        self.crop_max_fraction = crop_max_fraction
         self._nhwc, self._h, self._w = _nhwc(session)
 
     def _run(self, small: np.ndarray) -> np.ndarray:
@@ -75,56 +70,16 @@ class PortraitMatter:
             prob = 0.5 * (prob + self._run(np.ascontiguousarray(small[:, ::-1]))[:, ::-1])
         return prob
 
-    def person_box(self, prob: np.ndarray, w: int, h: int, faces: Sequence[Face]) -> tuple[int, int, int, int] | None:
-        """Pixel box around the person mask and the faces, padded by 10 %; None if it covers most of the frame."""
-        ys, xs = np.nonzero(prob > 0.5)
-        if len(xs) == 0:
-            return None
-        sx, sy = w / prob.shape[1], h / prob.shape[0]
-        x0, x1 = xs.min() * sx, (xs.max() + 1) * sx
-        y0, y1 = ys.min() * sy, (ys.max() + 1) * sy
-        for f in faces:
-            x0, y0, x1, y1 = min(x0, f.box[0]), min(y0, f.box[1]), max(x1, f.box[2]), max(y1, f.box[3])
-        px, py = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-        box = (max(0, int(x0 - px)), max(0, int(y0 - py)), min(w, int(x1 + px + 1)), min(h, int(y1 + py + 1)))
-        if (box[2] - box[0]) * (box[3] - box[1]) > self.crop_max_fraction * w * h:
-            return None
-        return box
-
-    def soft_mask(self, rgb: np.ndarray, faces: Sequence[Face], work: tuple[int, int]) -> np.ndarray:
-        """Person probability at ``work`` (w, h): whole-frame pass, then a second pass on the person crop.
-
-        Why the crop pass: in a full-body or group shot the person covers a fraction of the
-        256×256 input; re-running on the padded person box gives the model several times more
-        pixels per person, which is where the boundary quality comes from.
-        """
-        h, w = rgb.shape[:2]
-        ww, wh = work
-        prob = self.probability(rgb)
-        mask = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
-        box = self.person_box(prob, w, h, faces) if self.crop_refine else None
-        if box is not None:
-            x0, y0, x1, y1 = box
-            crop_prob = self.probability(rgb[y0:y1, x0:x1])
-            sx, sy = ww / w, wh / h
-            cx0, cy0 = round(x0 * sx), round(y0 * sy)
-            cx1, cy1 = max(cx0 + 1, round(x1 * sx)), max(cy0 + 1, round(y1 * sy))
-            mask[:] = 0.0
-            mask[cy0:cy1, cx0:cx1] = cv2.resize(crop_prob, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
-        return mask
-
     def matte(self, rgb: np.ndarray, faces: Sequence[Face], size: tuple[int, int] | None = None) -> np.ndarray:
         """Alpha (float32 0..1) at ``size`` (w, h; default the image's size). The face gate is the caller's."""
         h, w = rgb.shape[:2]
         out_w, out_h = size or (w, h)
-        s = min(1.0, self.work_long_edge / max(out_w, out_h))
-        work = (max(8, round(out_w * s)), max(8, round(out_h * s)))
-        mask = self.soft_mask(rgb, faces, work)
+        prob = self.probability(rgb)
         if self.refine == "none":
-            up = cv2.resize(mask, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            up = cv2.resize(prob, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
             return np.clip(up, 0.0, 1.0, out=up)
         return fast_guided_upsample(
-            rgb, mask, (out_w, out_h), self.radius, self.eps, work_long_edge=self.work_long_edge, color=self.color_guide
+            rgb, prob, (out_w, out_h), self.radius, self.eps, work_long_edge=self.work_long_edge, color=False
         )
 
 
