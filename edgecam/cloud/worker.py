@@ -16,6 +16,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 PRUNE_EVERY_S = 600.0
+RECENT_IDS = 10_000
 
 
 @dataclass
@@ -167,9 +169,10 @@ class Worker:
         self.session = MqttSession(mqtt_cfg, cid, environ=environ)
         self.filter = worker_jobs_filter(mqtt_cfg.topic_prefix, worker_cfg.group)
         self._lanes = [_Lane(f"worker-{i}", self._handle) for i in range(worker_cfg.threads)]
-        self.computed: list[str] = []  # job ids this worker ran a handler for (tests, metrics)
-        self.replayed: list[str] = []  # job ids answered from the stored result
-        self.failed: list[str] = []
+        # the latest job ids (tests, metrics), bounded: a worker runs for months
+        self.computed: deque[str] = deque(maxlen=RECENT_IDS)  # ran a handler
+        self.replayed: deque[str] = deque(maxlen=RECENT_IDS)  # answered from the stored result
+        self.failed: deque[str] = deque(maxlen=RECENT_IDS)
         self._next_prune = 0.0
 
     def prune_results(self, now: float | None = None) -> int:
