@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'held-out' if not args.all else 'all'} photos: {len(files)} (head: {stack.models_used()['scene_head']})")
     for i, lab in enumerate(SCENE_LABELS):
         print(f"  {lab:10s} {conf[i, i]:3d}/{conf[i].sum():<3d} {per[i] * 100:5.1f} %")
-    print(f"macro top-1 accuracy: {per.mean() * 100:.1f} %   micro: {conf.trace() / conf.sum() * 100:.1f} %")
+    present = conf.sum(axis=1) > 0  # a class with no photos in DIR has no accuracy to average in
+    print(f"macro top-1 accuracy: {per[present].mean() * 100:.1f} % over {int(present.sum())} classes   "
+          f"micro: {conf.trace() / conf.sum() * 100:.1f} %")
     print("confusion matrix (rows = truth, columns = predicted):")
     print("            " + " ".join(f"{lab[:5]:>5s}" for lab in SCENE_LABELS))
     for i, lab in enumerate(SCENE_LABELS):
